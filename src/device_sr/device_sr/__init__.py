@@ -1,0 +1,1 @@
+"""Device stage: lightweight Real-ESRGAN super-resolution of background patches."""

@@ -1,0 +1,1 @@
+"""Edge stage: diffusion-based super-resolution of foreground patches."""

@@ -1,0 +1,1 @@
+"""Shared helpers of the text-to-image graph: message/numpy conversion, QoS profiles, link bandwidth estimation."""

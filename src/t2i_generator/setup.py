@@ -1,0 +1,20 @@
+from setuptools import find_packages, setup
+
+PACKAGE = 't2i_generator'
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='t2i-edge maintainers',
+    maintainer_email='maintainers@t2i-edge.dev',
+    description='Edge stage: low-resolution text-to-image generation (SDXL via diffusers) that outputs the latent.',
+    license='Apache-2.0',
+    entry_points={'console_scripts': []},
+)
