@@ -16,5 +16,8 @@ setup(
     maintainer_email='maintainers@t2i-edge.dev',
     description='Runner, demo, client CLI and profiling tools that start the graph from the launch YAML files without ros2 launch.',
     license='Apache-2.0',
-    entry_points={'console_scripts': []},
+    entry_points={'console_scripts': [
+        't2i_profile = t2i_bringup.profile:main',
+        't2i_build_tiny_models = t2i_bringup.tiny_models:main',
+    ]},
 )
