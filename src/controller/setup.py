@@ -1,3 +1,5 @@
+from glob import glob
+
 from setuptools import find_packages, setup
 
 PACKAGE = 't2i_controller'
@@ -9,6 +11,7 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/profiles', glob('profiles/*.yaml')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -16,5 +19,5 @@ setup(
     maintainer_email='maintainers@t2i-edge.dev',
     description='Edge stage: per-request choice of SR scale, denoising steps and foreground ratio under latency, capacity and bandwidth.',
     license='Apache-2.0',
-    entry_points={'console_scripts': []},
+    entry_points={'console_scripts': ['controller_node = t2i_controller.controller_node:main']},
 )

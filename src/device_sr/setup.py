@@ -16,5 +16,8 @@ setup(
     maintainer_email='maintainers@t2i-edge.dev',
     description='Device stage: lightweight Real-ESRGAN super-resolution of background patches.',
     license='Apache-2.0',
-    entry_points={'console_scripts': ['t2i_convert_realesrgan = device_sr.ncnn_convert:main']},
+    entry_points={'console_scripts': [
+        'device_sr_node = device_sr.device_sr_node:main',
+        't2i_convert_realesrgan = device_sr.ncnn_convert:main',
+    ]},
 )

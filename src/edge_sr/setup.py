@@ -16,5 +16,5 @@ setup(
     maintainer_email='maintainers@t2i-edge.dev',
     description='Edge stage: diffusion-based super-resolution of foreground patches.',
     license='Apache-2.0',
-    entry_points={'console_scripts': []},
+    entry_points={'console_scripts': ['edge_sr_node = edge_sr.edge_sr_node:main']},
 )

@@ -16,5 +16,5 @@ setup(
     maintainer_email='maintainers@t2i-edge.dev',
     description='Edge stage: grids the latent, ranks cells by spatial variance, decodes and routes foreground/background patches.',
     license='Apache-2.0',
-    entry_points={'console_scripts': []},
+    entry_points={'console_scripts': ['partitioner_node = latent_partitioner.partitioner_node:main']},
 )

@@ -16,5 +16,5 @@ setup(
     maintainer_email='maintainers@t2i-edge.dev',
     description='Device stage: collects upscaled patches, colour-matches and blends them into the final image.',
     license='Apache-2.0',
-    entry_points={'console_scripts': []},
+    entry_points={'console_scripts': ['stitcher_node = t2i_stitcher.stitcher_node:main']},
 )

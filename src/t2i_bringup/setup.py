@@ -19,5 +19,6 @@ setup(
     entry_points={'console_scripts': [
         't2i_profile = t2i_bringup.profile:main',
         't2i_build_tiny_models = t2i_bringup.tiny_models:main',
+        't2i_run = t2i_bringup.runner:main',
     ]},
 )

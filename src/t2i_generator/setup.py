@@ -16,5 +16,5 @@ setup(
     maintainer_email='maintainers@t2i-edge.dev',
     description='Edge stage: low-resolution text-to-image generation (SDXL via diffusers) that outputs the latent.',
     license='Apache-2.0',
-    entry_points={'console_scripts': []},
+    entry_points={'console_scripts': ['generator_node = t2i_generator.generator_node:main']},
 )

@@ -101,3 +101,31 @@ class SerialWorker:
 
 
 _STOP = object()
+
+
+def expired(config: GenerationConfig) -> bool:
+    """True once the request's deadline (the controller's decision time + deadline_s) has passed, so stages
+    stop spending compute on a request whose requester already got a timeout."""
+    deadline = config.request.deadline_s
+    return deadline > 0 and seconds_since(config.header.stamp) > deadline
+
+
+def run_nodes(node_classes: list[type], args=None) -> None:
+    """Starts nodes in one process under a multi-threaded executor (rclpy has no component containers) and
+    shuts down cleanly on Ctrl-C / SIGTERM, so no shared-memory files are left behind."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    rclpy.init(args=args)
+    nodes = [cls() for cls in node_classes]
+    executor = MultiThreadedExecutor()
+    for node in nodes:
+        executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()

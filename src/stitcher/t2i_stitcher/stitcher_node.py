@@ -1,0 +1,125 @@
+"""stitcher node (device): collects the upscaled patches of each request, colour-matches the diffusion
+patches to the Real-ESRGAN ones, blends them into the target image and sends the request's one result."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from t2i_common.conversions import image_to_msg, msg_to_image
+from t2i_common.node_tools import (Param, declare_parameters, error_result, expired, progress_message,
+                                   run_nodes, seconds_since)
+from t2i_common.qos import DATA, PROGRESS, Topics
+from t2i_interfaces.msg import GenerationConfig, GenerationResult, ImagePatch, LatencyBreakdown, Progress
+from t2i_stitcher.blend import Canvas, Patch
+
+PARAMETERS = {
+    'serves': Param('all', 'Which requests this stitcher finishes: device (device path alive), edge_fallback '
+                           '(device gone: runs on the edge), or all (single machine).'),
+    'colour_fix': Param('mean_std', 'Colour match of diffusion patches to the background model: mean_std, '
+                                    'wavelet or none.'),
+    'deadline_check_period_s': Param(0.2, 'How often requests past their deadline are ended.'),
+}
+
+
+@dataclass
+class PendingImage:
+    config: GenerationConfig
+    canvas: Canvas
+    measured: LatencyBreakdown = field(default_factory=LatencyBreakdown)
+    weights: set[str] = field(default_factory=set)
+
+
+class StitcherNode(Node):
+    def __init__(self, name: str = 'stitcher'):
+        super().__init__(name)
+        self.params = declare_parameters(self, PARAMETERS)
+        if self.params['serves'] not in ('all', 'device', 'edge_fallback'):
+            raise ValueError(f'serves must be all, device or edge_fallback, not {self.params["serves"]!r}')
+        self._pending: dict[str, PendingImage] = {}
+        self._finished: set[str] = set()
+        self._images = self.create_publisher(Image, Topics.IMAGES, DATA)
+        self._results = self.create_publisher(GenerationResult, Topics.RESULTS, DATA)
+        self._progress = self.create_publisher(Progress, Topics.PROGRESS, PROGRESS)
+        self.create_subscription(ImagePatch, Topics.UPSCALED_PATCHES, self._on_patch, DATA)
+        self.create_timer(self.params['deadline_check_period_s'], self._end_expired)
+
+    def _serves(self, config: GenerationConfig) -> bool:
+        serves = self.params['serves']
+        return serves == 'all' or (serves == 'device') == config.device_available
+
+    def _on_patch(self, patch: ImagePatch) -> None:
+        config = patch.config
+        request_id = config.request.request_id
+        if request_id in self._finished or not self._serves(config):
+            return
+        pending = self._pending.get(request_id)
+        if pending is None:
+            fix = self.params['colour_fix']
+            canvas = Canvas((config.request.target_width, config.request.target_height),
+                            expected=range(patch.patch_count), colour_fix=None if fix == 'none' else fix)
+            pending = self._pending[request_id] = PendingImage(config, canvas)
+            pending.measured.t1_generation = patch.measured.t1_generation
+            pending.measured.other = patch.measured.other  # decode
+            pending.weights.add(f'generator: {patch.generator_weights}')
+        foreground = patch.role == ImagePatch.ROLE_FOREGROUND
+        measured = pending.measured
+        if foreground:
+            measured.t2_edge_sr += patch.measured.t2_edge_sr
+            measured.t4_edge_sr_transfer = max(measured.t4_edge_sr_transfer, seconds_since(patch.header.stamp))
+        else:
+            measured.t2_edge_sr += patch.measured.t2_edge_sr  # background upscaled on the edge (device gone)
+            measured.t3_device_sr += patch.measured.t3_device_sr
+            measured.t5_background_transfer = max(measured.t5_background_transfer,
+                                                  patch.measured.t5_background_transfer)
+        pending.weights.add(f'{"foreground" if foreground else "background"} SR: {patch.sr_backend}')
+        try:
+            pending.canvas.add(Patch(patch.patch_index, tuple(patch.highres_box), tuple(patch.highres_overlap),
+                                     msg_to_image(patch.image), foreground))
+        except ValueError as error:  # a malformed patch fails its request, not the node
+            self._finish(request_id, GenerationResult.STATUS_MODEL_ERROR, f'bad patch: {error}')
+            return
+        self._progress.publish(progress_message(
+            self, request_id, 'stitcher', 1 - len(pending.canvas.missing) / patch.patch_count,
+            f'{patch.patch_count - len(pending.canvas.missing)}/{patch.patch_count} patches'))
+        if not pending.canvas.missing:
+            self._finish(request_id, GenerationResult.STATUS_OK, 'ok')
+
+    def _end_expired(self) -> None:
+        for request_id, pending in list(self._pending.items()):
+            if expired(pending.config):
+                missing = pending.canvas.missing
+                self._finish(request_id, GenerationResult.STATUS_TIMEOUT,
+                             f'deadline of {pending.config.request.deadline_s:.1f} s passed with patches '
+                             f'{missing} missing; the image has holes there')
+
+    def _finish(self, request_id: str, status: int, message: str) -> None:
+        pending = self._pending.pop(request_id)
+        self._finished.add(request_id)
+        stitched = pending.canvas.finish()
+        result = error_result(pending.config, status, message)
+        result.image = image_to_msg(stitched.image, frame_id=request_id)
+        result.image.header.stamp = self.get_clock().now().to_msg()
+        result.missing_patches = len(stitched.missing)
+        result.weights = sorted(pending.weights)
+        result.measured = self._latency(pending)
+        result.header.stamp = result.image.header.stamp
+        if status == GenerationResult.STATUS_OK:
+            self._images.publish(result.image)
+        self._results.publish(result)
+
+    @staticmethod
+    def _latency(pending: PendingImage) -> LatencyBreakdown:
+        measured = pending.measured
+        measured.t6_sr_stage = max(measured.t2_edge_sr + measured.t4_edge_sr_transfer,
+                                   measured.t3_device_sr + measured.t5_background_transfer)
+        request = pending.config.request
+        started = request.header.stamp if request.header.stamp.sec else pending.config.header.stamp
+        measured.total = seconds_since(started)
+        measured.other = max(0.0, measured.total - measured.t1_generation - measured.t6_sr_stage)
+        return measured
+
+
+def main(args=None) -> None:
+    run_nodes([StitcherNode], args)
