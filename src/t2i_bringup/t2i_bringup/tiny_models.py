@@ -188,6 +188,29 @@ def ensure_tiny_model(name: str, rebuild: bool = False) -> Path:
     return target
 
 
+FULL_SIZE_LABELS = {
+    'sdxl': 'full-size-random:sdxl-base-1.0 architecture (random weights, NOT a real model; compute as real)',
+    'x4-upscaler': 'full-size-random:sd-x4-upscaler architecture (random weights, NOT a real model; '
+                   'compute as real)',
+}
+
+
+def build_full_size_random(kind: str, dtype: str = 'bfloat16'):
+    """In-memory full-size pipeline with random weights (too big to cache: 5+ GB) for latency profiling.
+    Parameters are created directly in `dtype`, so fp32 copies never need to fit in memory."""
+    import torch
+    builder = {'sdxl': build_sdxl, 'x4-upscaler': build_x4_upscaler}[kind]
+    previous = torch.get_default_dtype()
+    with tempfile.TemporaryDirectory() as tokenizer_dir:
+        write_clip_tokenizer_files(Path(tokenizer_dir))
+        torch.set_default_dtype(getattr(torch, dtype))
+        try:
+            pipeline = builder(Path(tokenizer_dir), full_size=True)
+        finally:
+            torch.set_default_dtype(previous)
+    return pipeline, f'{FULL_SIZE_LABELS[kind]}, {dtype}'
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description='Build the tiny random-weight pipelines into $T2I_CACHE/models/.')
     parser.add_argument('names', nargs='*', default=sorted(BUILDERS), help='default: %(default)s')
