@@ -1,0 +1,93 @@
+"""Generator and decoder on the tiny random-weight SDXL, loaded through the same from_pretrained path as real
+weights."""
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from t2i_generator.backend import load_decoder, load_generator
+from t2i_generator.model_source import ModelNotAvailableError, resolve_model
+
+
+@pytest.fixture(scope='module')
+def generator():
+    return load_generator('tiny-sdxl')
+
+
+def test_latent_shape_dtype_and_provenance(generator) -> None:
+    result = generator.generate('a red fox in the snow', width=128, height=96, steps=2, seed=3)
+    assert result.latent.shape == (4, 12, 16)
+    assert result.latent.dtype == np.float32
+    assert result.seed == 3 and result.seconds > 0
+    assert result.weights == 'tiny-random:sdxl (random weights, NOT a real model)'
+
+
+def test_same_seed_same_latent_other_seed_other_latent(generator) -> None:
+    first = generator.generate('a lighthouse', 64, 64, 2, seed=11).latent
+    again = generator.generate('a lighthouse', 64, 64, 2, seed=11).latent
+    other = generator.generate('a lighthouse', 64, 64, 2, seed=12).latent
+    assert np.array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_without_seed_a_seed_is_drawn_and_reported(generator) -> None:
+    result = generator.generate('a lighthouse', 64, 64, 1)
+    assert np.array_equal(generator.generate('a lighthouse', 64, 64, 1, seed=result.seed).latent, result.latent)
+
+
+def test_progress_reports_every_step(generator) -> None:
+    calls = []
+    generator.generate('a lighthouse', 64, 64, 5, seed=0, progress=lambda step, total: calls.append((step, total)))
+    assert calls == [(step, 5) for step in range(1, 6)]
+
+
+@pytest.mark.parametrize('width, height', [(100, 64), (64, 60), (0, 64)])
+def test_sizes_not_multiple_of_8_are_rejected(generator, width, height) -> None:
+    with pytest.raises(ValueError, match='multiples of 8'):
+        generator.generate('x', width, height, 1)
+
+
+def test_latent_is_unscaled_vae_input(generator) -> None:
+    """decode() must equal the pipeline's own latent -> image path (which divides by scaling_factor)."""
+    pipeline = generator.pipeline
+    result = generator.generate('a lighthouse', 64, 64, 2, seed=5)
+    scaled = pipeline(prompt='a lighthouse', width=64, height=64, num_inference_steps=2, output_type='latent',
+                      generator=torch.Generator('cpu').manual_seed(5)).images
+    np.testing.assert_allclose(result.latent * pipeline.vae.config.scaling_factor, scaled[0].numpy(), rtol=1e-5,
+                               atol=1e-5)
+    image = pipeline(prompt='a lighthouse', width=64, height=64, num_inference_steps=2, output_type='np',
+                     generator=torch.Generator('cpu').manual_seed(5)).images[0]
+    decoded = generator.decode(result.latent)
+    assert decoded.shape == (64, 64, 3) and decoded.dtype == np.uint8
+    assert np.abs(decoded.astype(float) - image * 255).max() <= 1.0
+
+
+def test_standalone_decoder_matches_and_tiles_large_latents(generator) -> None:
+    latent = generator.generate('a lighthouse', 64, 64, 1, seed=1).latent
+    decoder = load_decoder('tiny-sdxl')
+    assert np.array_equal(decoder.decode(latent), generator.decode(latent))
+    tiled = load_decoder('tiny-sdxl', tile_px=64)
+    large = np.random.default_rng(0).standard_normal((4, 24, 20)).astype(np.float32)
+    assert tiled.decode(large).shape == (192, 160, 3)
+    with pytest.raises(ValueError, match='latent'):
+        decoder.decode(large[:3])
+
+
+@pytest.mark.parametrize('model', ['/nonexistent/sdxl-folder', 'nobody/no-such-sdxl-model'])
+def test_missing_weights_fail_fast_naming_the_model(model) -> None:
+    start = time.monotonic()
+    with pytest.raises(ModelNotAvailableError, match='no-such-sdxl-model|sdxl-folder') as error:
+        load_generator(model)
+    assert 'huggingface-cli download' in str(error.value)
+    assert time.monotonic() - start < 30  # no hub attempt that waits on the network
+
+
+def test_folder_without_model_index_is_not_a_pipeline(tmp_path) -> None:
+    with pytest.raises(ModelNotAvailableError, match='model_index.json'):
+        resolve_model(str(tmp_path))
+
+
+def test_real_model_folders_report_their_path(tmp_path) -> None:
+    (tmp_path / 'model_index.json').write_text('{}')
+    assert resolve_model(str(tmp_path)).weights == str(tmp_path.resolve())
