@@ -20,7 +20,9 @@ class DiffusionUpscaleBackend:
     """diffusers StableDiffusionUpscalePipeline on batches of equal-sized patches, all with the request prompt.
 
     `noise_level` is how much noise is added to the low-res conditioning (more = more invented detail);
-    `guidance_scale` > 1 turns on classifier-free guidance, which doubles the UNet cost."""
+    `guidance_scale` > 1 turns on classifier-free guidance, which doubles the UNet cost. Noise comes from a
+    CPU generator seeded with `seed` per batch: a request is reproducible, but a patch's pixels depend on
+    which patches share its batch."""
 
     name = 'diffusion-x4'
 
