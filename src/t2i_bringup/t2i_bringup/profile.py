@@ -5,9 +5,9 @@ the nodes run: `Generator.generate` over a (steps D, pixels R) grid, `LatentDeco
 `SRBackend.upscale` per patch size for the edge and the device back-end. Times are the best of `--repeats`
 runs after one warm-up call.
 
-Denoising cost is linear in the number of steps, so slow full-size models are measured at a few step counts
-(`--fit-steps`, e.g. 1,2) and the grid is filled from the least-squares line a + b*steps; without
-`--fit-steps` every grid cell is measured. The description of the written profile says which was done.
+Denoising cost is linear in the number of steps: generation is timed step by step (progress callbacks) and
+the grid is overhead + D x step; slow diffusion-SR models can be timed at a few step counts (`--sr-fit-steps`,
+e.g. 1,2) and extended along the least-squares line a + b*steps. The profile's description says what was done.
 """
 from __future__ import annotations
 
@@ -70,17 +70,30 @@ def square_side(pixels: int, multiple: int = 8) -> int:
     return max(multiple, round(pixels ** 0.5 / multiple) * multiple)
 
 
-def profile_generation(generator, steps: list[int], pixels: list[int], fit_steps: list[int] | None,
-                       repeats: int, guidance_scale: float | None) -> list[list[float]]:
+def step_timing(generator, side: int, steps: int, guidance_scale: float | None) -> tuple[float, float]:
+    """(fixed overhead, seconds per denoising step) of one generate call, from the progress callbacks'
+    timestamps: the step intervals after the first are pure UNet+scheduler work; the rest is overhead."""
+    stamps: list[float] = []
+    start = time.perf_counter()
+    generator.generate('a photo of a red fox in the snow', side, side, steps, seed=0, guidance_scale=guidance_scale,
+                       progress=lambda step, total: stamps.append(time.perf_counter()))
+    end = time.perf_counter()
+    intervals = np.diff(stamps)
+    per_step = float(intervals.min()) if len(intervals) else (end - start) / steps
+    return max(end - start - steps * per_step, 0.0), per_step
+
+
+def profile_generation(generator, steps: list[int], pixels: list[int], sample_steps: int, repeats: int,
+                       guidance_scale: float | None) -> list[list[float]]:
+    """xi1 grid. Steps are identical work, so seconds(D) = overhead + D * step, with the fastest step and
+    the smallest overhead over `repeats` runs of `sample_steps` steps: a step slowed by other processes
+    on a shared machine does not distort the grid, and large D need not be run."""
     columns = []
     for count in pixels:
-        side = square_side(count)
-
-        def measure(d: int) -> float:
-            return min(generator.generate('a photo of a red fox in the snow', side, side, d, seed=0,
-                                          guidance_scale=guidance_scale).seconds for _ in range(max(1, repeats)))
-        columns.append(fill_steps(measure, steps, fit_steps))
-    return [[rounded(columns[c][r], 4) for c in range(len(pixels))] for r in range(len(steps))]
+        timings = [step_timing(generator, square_side(count), sample_steps, guidance_scale) for _ in range(repeats)]
+        overhead, per_step = min(t[0] for t in timings), min(t[1] for t in timings)
+        columns.append([overhead + d * per_step for d in steps])
+    return [[rounded(columns[c][r]) for c in range(len(pixels))] for r in range(len(steps))]
 
 
 def profile_decode(decoder, pixels: list[int], repeats: int) -> list[float]:
@@ -172,15 +185,16 @@ def load_models(args: argparse.Namespace):
 def build_profile(args: argparse.Namespace) -> dict:
     generator, edge, device = load_models(args)
     generator.generate('warm-up', 64, 64, 1, seed=0)
-    fitted = f'fitted as a + b*steps through steps {args.fit_steps}' if args.fit_steps else 'every cell measured'
+    sr_fit = f'fitted as a + b*steps through steps {args.sr_fit_steps}' if args.sr_fit_steps else 'measured'
     description = (f'{args.description} | measured by t2i_profile on {time.strftime("%Y-%m-%d")}: best of '
-                   f'{args.repeats}; generation {fitted}; guidance_scale {args.guidance_scale or "pipeline default"}'
-                   f'; edge SR {getattr(edge, "steps", "-")} steps, guidance {getattr(edge, "guidance_scale", "-")}'
+                   f'{args.repeats}; generation = overhead + D x fastest step of {args.sample_steps}-step runs'
+                   f'; guidance_scale {args.guidance_scale or "pipeline default"}'
+                   f'; edge SR {getattr(edge, "steps", "-")} steps ({sr_fit}), guidance {getattr(edge, "guidance_scale", "-")}'
                    f'; SR timed at scale {args.scale}; transfer sizes from skimage photos')
-    generation = profile_generation(generator, args.steps, args.pixels, args.fit_steps, args.repeats,
+    generation = profile_generation(generator, args.steps, args.pixels, args.sample_steps, args.repeats,
                                     args.guidance_scale)
     decode = profile_decode(generator.decoder, args.decode_pixels or args.pixels, args.repeats)
-    edge_seconds, edge_efficiency = profile_sr(edge, args.patch_pixels, args.scale, args.repeats, args.fit_steps)
+    edge_seconds, edge_efficiency = profile_sr(edge, args.patch_pixels, args.scale, args.repeats, args.sr_fit_steps)
     device_seconds, device_efficiency = profile_sr(device, args.patch_pixels, args.scale, args.repeats, None)
     return {
         'version': PROFILE_VERSION,
@@ -218,7 +232,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--steps', type=_ints, default=[4, 8, 16, 32])
     parser.add_argument('--pixels', type=_ints, default=[65536, 262144, 1048576])
     parser.add_argument('--decode-pixels', type=_ints, default=None, help='default: --pixels')
-    parser.add_argument('--fit-steps', type=_ints, default=None, help='measure only these step counts, fit a line')
+    parser.add_argument('--sample-steps', type=int, default=6, help='steps per timed generation run')
+    parser.add_argument('--sr-fit-steps', type=_ints, default=None,
+                        help='time diffusion SR only at these step counts and fit a line (slow models)')
     parser.add_argument('--patch-pixels', type=_ints, default=[1024, 4096, 16384])
     parser.add_argument('--scale', type=float, default=4.0)
     parser.add_argument('--guidance-scale', type=float, default=None, help='generation CFG (default: pipeline)')

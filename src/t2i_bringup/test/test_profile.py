@@ -19,7 +19,8 @@ def test_fill_steps_measures_or_fits_a_line() -> None:
 def test_profile_command_writes_a_valid_profile(tmp_path) -> None:
     out = tmp_path / 'profile.yaml'
     main(['--name', 'test-tiny', '--out', str(out), '--steps', '1,2', '--pixels', '4096,16384',
-          '--patch-pixels', '256,1024', '--edge-sr-steps', '2', '--fit-steps', '1,2'])
+          '--patch-pixels', '256,1024', '--edge-sr-steps', '2', '--sr-fit-steps', '1,2',
+          '--sample-steps', '3'])
     profile = yaml.safe_load(out.read_text())
     assert profile['version'] == 1 and profile['name'] == 'test-tiny'
     assert 'random weights' in profile['weights']['generator']
@@ -28,6 +29,7 @@ def test_profile_command_writes_a_valid_profile(tmp_path) -> None:
     seconds = profile['generation']['seconds']
     assert len(seconds) == 2 and all(len(row) == 2 for row in seconds)
     assert all(s > 0 for row in seconds for s in row)
+    assert all(seconds[1][c] > seconds[0][c] for c in range(2))  # more steps cost more
     assert len(profile['decode']['seconds']) == 2
     for stage in ('edge_sr', 'device_sr'):
         assert len(profile[stage]['seconds_per_patch']) == 2
