@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# The main job on this machine: starts the graph (edge and device as separate processes, localhost-only DDS),
-# sends prompts, saves outputs. Until the node graph lands it runs the cross-process smoke exchange.
+# The main job on this machine: edge and device as two processes (localhost-only DDS), a few prompts,
+# outputs under output/. Arguments go to t2i_bringup.demo (e.g. "a lighthouse at dusk" --size 768x512).
 set -eo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 . scripts/env.sh
-python tests/exchange_peer.py sub & python tests/exchange_peer.py pub >/dev/null
-wait $!
+exec python -m t2i_bringup.demo "$@"

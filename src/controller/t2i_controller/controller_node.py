@@ -23,7 +23,8 @@ from t2i_interfaces.msg import GenerationConfig, GenerationRequest, GenerationRe
 PARAMETERS = {
     'policy': Param('sa', 'Configuration policy: sa (Algorithm 1), exact, or a baseline: random, no_sr, '
                           'one_type, cogview3.'),
-    'profile': Param('', 'Latency/quality profile (YAML); empty uses the package\'s default-cpu profile.'),
+    'profile': Param('', 'Latency/quality profile: a file path, or the name of one in the package\'s profiles '
+                         'folder (cpu-tiny, cpu-fullsize-bf16, ...); empty = default-cpu.'),
     'utility_form': Param('normalised', 'normalised (Q/Q_ref - lambda*T/T_ref, same meaning at any size) or '
                                         'raw (Q - lambda*T as in the paper).'),
     'scales': Param([1.0, 1.5, 2.0, 3.0, 4.0], 'Candidate SR scales S.'),
@@ -32,6 +33,7 @@ PARAMETERS = {
     'optimise_foreground_ratio': Param(False, 'Let the solver choose gamma from foreground_ratios too.'),
     'foreground_ratios': Param([0.0, 0.125, 0.25, 0.5, 0.75, 1.0], 'Candidate gamma values when optimised.'),
     'grid_size': Param(4, 'G: the latent is cut into G x G cells.'),
+    'overlap_px': Param(16, 'Patch overlap in low-res pixels; must equal latent_partitioner\'s overlap_px.'),
     'generation_multiple': Param(64, 'Generation width/height are rounded to multiples of this.'),
     'edge_capacity': Param(1.0, 'C1: available fraction of the profiled edge compute (0, 1].'),
     'device_capacity': Param(1.0, 'C2: available fraction of the profiled device compute (0, 1].'),
@@ -132,10 +134,9 @@ class ControllerNode(Node):
         """Answers a request from here (an error); the stitcher answers the successful ones."""
         result = error_result(entry.config, status, message)
         result.header.stamp = self.get_clock().now().to_msg()
-        if status != GenerationResult.STATUS_OK:
+        if self._settle(entry.config.request.request_id, result, entry):
             self.get_logger().warning(f'request {entry.config.request.request_id}: {message}')
-        self._settle(entry.config.request.request_id, result, entry)
-        self._results.publish(result)
+            self._results.publish(result)
 
     def _settle(self, request_id: str, result: GenerationResult, entry: InFlight | None = None) -> bool:
         """Marks a request answered exactly once; False when it already was."""

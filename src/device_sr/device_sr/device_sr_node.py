@@ -39,7 +39,9 @@ class DeviceSRNode(UpscaleNode):
         self._link.observe(request_id, len(patch.image.data) + len(patch.compressed_image.data), time.monotonic())
         received = self._burst_counts[request_id] = self._burst_counts.get(request_id, 0) + 1
         config = patch.config
-        if received == patch.patch_count - foreground_cell_count(config.grid_size, config.foreground_ratio):
+        edge_patches = 0 if config.sr_scale <= 1.0 else foreground_cell_count(config.grid_size,
+                                                                                config.foreground_ratio)
+        if received == patch.patch_count - edge_patches:
             self._link.end_burst(request_id)  # the request's whole background burst is in
             del self._burst_counts[request_id]
         patch.measured.t5_background_transfer = seconds_since(patch.header.stamp)

@@ -7,7 +7,7 @@ import time
 from rclpy.node import Node
 
 from t2i_common.conversions import compressed_to_image, image_to_msg, msg_to_image
-from t2i_common.node_tools import (Param, SerialWorker, declare_parameters, error_result, expired,
+from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, error_result, expired,
                                    progress_message)
 from t2i_common.qos import DATA, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationResult, ImagePatch, Progress
@@ -15,8 +15,20 @@ from t2i_interfaces.msg import GenerationResult, ImagePatch, Progress
 COMMON_PARAMETERS = {
     'device': Param('', 'torch device of the SR model; empty picks cuda when present.'),
     'dtype': Param('', 'float32 or bfloat16 (about 2x faster on recent CPUs); empty uses the back-end default.'),
-    'tile': Param(256, 'Tile side in input pixels for tiled inference (bounds memory); 0 disables tiling.'),
+    'tile': Param(192, 'Inputs with a side above this many pixels run tile by tile (bounds memory).'),
 }
+
+
+class _ResampleOnly:
+    """S = 1 (generation at the target size): patches only need the few pixels of rounding fixed."""
+    name = weights = 'none (S=1: resample to the box only)'
+
+    @staticmethod
+    def upscale(patches: list, scale: float, prompt: str = '') -> list:
+        return patches
+
+
+NO_SR = _ResampleOnly()
 
 
 def patch_pixels(patch: ImagePatch):
@@ -55,18 +67,21 @@ class UpscaleNode(Node):
 
     def backend(self, role: int):
         name, options = self.backend_for(role)
+        # unset parameters ('' / None) fall back to the back-end's defaults; bicubic takes no options
+        options = {} if name == 'bicubic' else {k: v for k, v in options.items() if v not in (None, '')}
         key = (name, tuple(sorted(options.items())))
-        if key not in self._backends:
-            self._backends[key] = self.make_backend(name, options)
-            self.get_logger().info(f'{self.stage}: back-end {name} ready ({self._backends[key].weights})')
-        return self._backends[key]
+        with MODEL_LOAD_LOCK:
+            if key not in self._backends:
+                self._backends[key] = self.make_backend(name, options)
+                self.get_logger().info(f'{self.stage}: back-end {name} ready ({self._backends[key].weights})')
+            return self._backends[key]
 
     def _upscale(self, patches: list[ImagePatch]) -> None:
         config = patches[0].config
         if expired(config):
             return
         try:
-            backend = self.backend(patches[0].role)
+            backend = self.backend(patches[0].role) if config.sr_scale > 1.0 else NO_SR
             started = time.perf_counter()
             outputs = self._upscale_batch(backend, patches, config.request.prompt)
             per_patch = (time.perf_counter() - started) / len(patches)
@@ -82,6 +97,8 @@ class UpscaleNode(Node):
             self.record_compute(patch, per_patch)
             patch.header.stamp = self.get_clock().now().to_msg()
             self._upscaled.publish(patch)
+        self.get_logger().info(f'{config.request.request_id[:12]}: {len(patches)} patches upscaled in '
+                               f'{per_patch * len(patches):.2f} s by {backend.name}')
         self._progress.publish(progress_message(self, config.request.request_id, self.stage, 1.0,
                                                 f'{len(patches)} patches upscaled'))
 

@@ -235,7 +235,7 @@ def render_partition(
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f'image must be H x W x 3, got shape {image.shape}')
     height, width = image.shape[:2]
-    out = image.astype(np.float32)
+    out = np.array(image, dtype=np.float32, order="C")  # cv2 drawing needs a C-contiguous buffer
     line = max(1, min(width, height) // 256)
     labels = []
     for cell in partition.cells:

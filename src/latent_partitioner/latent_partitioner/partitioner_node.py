@@ -10,7 +10,7 @@ from sensor_msgs.msg import Image
 
 from latent_partitioner.partition import partition_latent, pixel_boxes, render_partition
 from t2i_common.conversions import bytes_fields_to_array, image_to_compressed, image_to_msg
-from t2i_common.node_tools import (Param, SerialWorker, declare_parameters, error_result, expired,
+from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, error_result, expired,
                                    progress_message, run_nodes)
 from t2i_common.qos import DATA, LATEST, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationResult, ImagePatch, Latent, Progress
@@ -44,10 +44,11 @@ class PartitionerNode(Node):
         self.create_subscription(Latent, Topics.LATENTS, self._worker.submit, DATA)
 
     def _decoder(self, model: str):
-        if model not in self._decoders:
-            from t2i_generator.backend import load_decoder  # the VAE alone: no UNet, no text encoders
-            self._decoders[model] = load_decoder(model, device=self.params['device'] or None)
-        return self._decoders[model]
+        with MODEL_LOAD_LOCK:
+            if model not in self._decoders:
+                from t2i_generator.backend import load_decoder  # the VAE alone: no UNet, no text encoders
+                self._decoders[model] = load_decoder(model, device=self.params['device'] or None)
+            return self._decoders[model]
 
     def _partition(self, batch: list[Latent]) -> None:
         msg = batch[0]
@@ -68,10 +69,15 @@ class PartitionerNode(Node):
         size = (image.shape[1], image.shape[0])
         geometry = pixel_boxes(partition, size, self.params['vae_factor'], self.params['overlap_px'],
                                (config.request.target_width, config.request.target_height))
+        no_sr = config.sr_scale <= 1.0  # S = 1 (w/o SR): the image goes to the device as it is, in patches
         for cell, boxes in zip(partition.cells, geometry):
             patch = self._patch(msg, cell, boxes, image, decode_s)
-            to_edge = cell.foreground or not config.device_available
+            if no_sr:
+                patch.role = ImagePatch.ROLE_BACKGROUND
+            to_edge = patch.role == ImagePatch.ROLE_FOREGROUND or not config.device_available
             (self._foreground if to_edge else self._background).publish(patch)
+        self.get_logger().info(f'{config.request.request_id[:12]}: decoded {size[0]}x{size[1]} in {decode_s:.2f} s, '
+                               f'{len(partition.foreground)} foreground / {len(partition.background)} background')
         self._progress.publish(progress_message(self, config.request.request_id, 'partitioner', 1.0,
                                                 f'{len(partition.foreground)} foreground, '
                                                 f'{len(partition.background)} background patches'))

@@ -114,9 +114,8 @@ class StitcherNode(Node):
         measured = pending.measured
         measured.t6_sr_stage = max(measured.t2_edge_sr + measured.t4_edge_sr_transfer,
                                    measured.t3_device_sr + measured.t5_background_transfer)
-        request = pending.config.request
-        started = request.header.stamp if request.header.stamp.sec else pending.config.header.stamp
-        measured.total = seconds_since(started)
+        # from the controller's decision: client clocks (and replayed bags' stamps) are not trusted
+        measured.total = seconds_since(pending.config.header.stamp)
         measured.other = max(0.0, measured.total - measured.t1_generation - measured.t6_sr_stage)
         return measured
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 
@@ -48,16 +49,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('side', choices=sorted(SIDES))
     parser.add_argument('--params', action='append', type=Path,
                         help='ROS 2 parameter YAML (repeatable; later files win). Default: launch/config/graph.yaml')
-    parser.add_argument('ros_args', nargs=argparse.REMAINDER, help='after --: extra ROS arguments')
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    extra = argv[argv.index('--') + 1:] if '--' in argv else []
+    args = parser.parse_args(argv[:len(argv) - len(extra) - (1 if extra or '--' in argv else 0)])
     params = args.params or default_params()
     for path in params:
         if not path.is_file():
             parser.error(f'parameter file not found: {path}')
     ros_args = ['--ros-args'] + [arg for path in params for arg in ('--params-file', str(path))]
-    extra = [arg for arg in args.ros_args if arg != '--']
-    if extra:
-        ros_args += extra[1:] if extra[0] == '--ros-args' else extra
+    ros_args += extra[1:] if extra[:1] == ['--ros-args'] else extra
     run_nodes(SIDES[args.side](), args=['t2i_run', *ros_args])
 
 

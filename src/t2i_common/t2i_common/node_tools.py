@@ -17,6 +17,11 @@ from rclpy.node import Node
 from t2i_interfaces.msg import GenerationConfig, GenerationResult, Progress
 
 
+# Model loads in one process take turns: diffusers' lazy imports are not thread-safe (two nodes loading
+# pipelines at once raised ImportError), and two loads on a small CPU only slow each other down.
+MODEL_LOAD_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class Param:
     """A declared parameter: default value (its type is the parameter's type) and what it means."""

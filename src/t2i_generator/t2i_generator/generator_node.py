@@ -4,7 +4,7 @@ from __future__ import annotations
 from rclpy.node import Node
 
 from t2i_common.conversions import array_to_bytes_fields
-from t2i_common.node_tools import (Param, SerialWorker, declare_parameters, error_result, expired,
+from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, error_result, expired,
                                    progress_message, run_nodes)
 from t2i_common.qos import DATA, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationConfig, GenerationResult, Latent, Progress
@@ -33,7 +33,9 @@ class GeneratorNode(Node):
             self._worker.submit(None)  # load in the background: the node answers discovery meanwhile
 
     def _generator(self, model: str):
-        if model not in self._generators:
+        with MODEL_LOAD_LOCK:
+            if model in self._generators:
+                return self._generators[model]
             from t2i_generator.backend import load_generator  # torch/diffusers only when a model is needed
             self._generators[model] = load_generator(model, device=self.params['device'] or None,
                                                      dtype=self.params['dtype'] or None)
@@ -73,6 +75,8 @@ class GeneratorNode(Node):
         msg.shape, msg.dtype, msg.data = array_to_bytes_fields(output.latent)
         msg.header.stamp = self.get_clock().now().to_msg()
         self._latents.publish(msg)
+        self.get_logger().info(f'{request.request_id[:12]}: latent {list(msg.shape)} from '
+                               f'{config.denoising_steps} steps in {output.seconds:.2f} s')
 
 
 def main(args=None) -> None:
