@@ -1,0 +1,1 @@
+"""Evaluation at scale: discrete-event simulation (simulation.py) and validation against measured records."""
