@@ -269,6 +269,7 @@ class Simulator:
         env = simpy.Environment()
         servers = [simpy.Resource(env, capacity=spec.edge_capacity) for _ in range(spec.edge_servers)]
         outstanding = [0.0] * spec.edge_servers  # edge seconds dispatched and not yet finished, per server
+        in_system = [0] * spec.edge_servers  # requests dispatched and not yet through their edge work
         users = max((a.user for a in arrivals), default=0) + 1
         n_devices = users if spec.devices is None else spec.devices
         devices = [simpy.Resource(env, capacity=1) for _ in range(n_devices)]
@@ -278,8 +279,8 @@ class Simulator:
         def pick_server() -> int:
             if spec.server_choice == 'least_work':
                 return min(range(len(servers)), key=lambda i: (outstanding[i], i))
-            return min(range(len(servers)),
-                       key=lambda i: ((len(servers[i].queue) + servers[i].count) / servers[i].capacity, i))
+            # counted at dispatch, not from the Resource's queue: arrivals at the same instant see each other
+            return min(range(len(servers)), key=lambda i: (in_system[i] / spec.edge_capacity, i))
 
         def hold(resource: simpy.Resource | None, seconds: float):
             if seconds <= 0:
@@ -305,6 +306,7 @@ class Simulator:
                 if record.t2 > 0:
                     yield env.timeout(record.t2)
             outstanding[server] -= record.t1 + record.t2
+            in_system[server] -= 1
             yield from hold(links[device] if links else None, record.t4)
             yield back
             if record.scale > 1 and spec.hybrid_overhead_s > 0:
@@ -333,6 +335,7 @@ class Simulator:
                     latency.total, decision.quality, decision.utility, decision.feasible)
                 decision_of[request_id] = decision
                 outstanding[server] += record.t1 + record.t2
+                in_system[server] += 1
                 records.append(record)
                 env.process(serve(arrival, record, server, device))
 
