@@ -4,6 +4,7 @@ Kept here so each node file stays thin glue and no two nodes grow twins of the s
 """
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -123,7 +124,10 @@ def run_nodes(node_classes: list[type], args=None) -> None:
 
     rclpy.init(args=args)
     nodes = [cls() for cls in node_classes]
-    executor = MultiThreadedExecutor()
+    # At least 4 threads: rclpy sizes the pool by the CPU affinity, so a process pinned to one core got a
+    # single thread, which the controller's blocking action callback held while it waited for the result
+    # that only another callback could deliver (deadlock). The threads mostly wait; compute runs in workers.
+    executor = MultiThreadedExecutor(num_threads=max(4, len(os.sched_getaffinity(0))))
     for node in nodes:
         executor.add_node(node)
     try:
