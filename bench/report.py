@@ -1,0 +1,311 @@
+"""results/*.json -> results/REPORT.md + PNG plots under results/ (bench, not a test).
+
+    python bench/report.py [--results results]
+
+Reads trace_replay.json (measured runs through the real graph, bench/trace_replay.py), sr_quality.json
+(bench/sr_quality.py) and simulation.json when present (another bench writes it; shown as found).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = ('sa', 'exact', 'sa_gamma')
+LABELS = {'sa': 'ours (SA)', 'exact': 'ours (exact)', 'sa_gamma': 'ours (SA, gamma optimised)', 'random': 'random',
+          'no_sr': 'no SR', 'one_type': 'one type (S=2)', 'cogview3': 'CogView3-like (S=2, gamma=1)'}
+MARKERS = {'sa': 'o', 'exact': 's', 'sa_gamma': 'D', 'random': 'x', 'no_sr': 'v', 'one_type': '^', 'cogview3': 'P'}
+
+
+def fmt(value, digits=2, suffix=''):
+    if value is None:
+        return 'n/a'
+    if isinstance(value, float):
+        return f'{value:.{digits}f}{suffix}'
+    return f'{value}{suffix}'
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
+    return '\n'.join(lines)
+
+
+def per_target(records: list[dict]) -> dict:
+    """{target: {policy: {latency, quality, utility, utility_measured}}} over ok records."""
+    out: dict = {}
+    for r in records:
+        if r['status'] != 'ok':
+            continue
+        cell = out.setdefault(r['target'][0], {}).setdefault(r['policy'], [])
+        cell.append(r)
+    return {t: {p: {'latency': statistics.fmean(x['measured']['total'] for x in rs),
+                    'predicted': statistics.fmean(x['predicted']['total'] for x in rs),
+                    'quality': statistics.fmean(x['quality'] for x in rs),
+                    'utility': statistics.fmean(x['utility'] for x in rs),
+                    'utility_measured': statistics.fmean(x['utility_measured'] for x in rs), 'n': len(rs)}
+                for p, rs in policies.items()} for t, policies in sorted(out.items())}
+
+
+def plot_quality_latency(groups: dict, path: Path) -> None:
+    targets = list(groups)
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.8), squeeze=False)
+    for ax, target in zip(axes[0], targets):
+        for policy, v in groups[target].items():
+            ax.scatter(v['latency'], v['quality'], marker=MARKERS.get(policy, 'o'), s=70,
+                       label=LABELS.get(policy, policy), edgecolors='k' if policy in OURS else None)
+        ax.set_title(f'{target}x{target} px')
+        ax.set_xlabel('measured end-to-end latency (s)')
+        ax.set_ylabel('predicted quality Q')
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc='best')
+    fig.suptitle('Quality vs measured latency per target resolution (real graph, 10 Mbit/s link)')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_utility(groups: dict, path: Path) -> None:
+    targets = list(groups)
+    policies = list(dict.fromkeys(p for g in groups.values() for p in g))
+    width = 0.8 / max(1, len(policies))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, key, title in ((axes[0], 'utility', 'predicted utility (controller)'),
+                           (axes[1], 'utility_measured', 'utility with the measured latency')):
+        for i, policy in enumerate(policies):
+            xs = [j + i * width for j in range(len(targets))]
+            ys = [groups[t].get(policy, {}).get(key, float('nan')) for t in targets]
+            ax.bar(xs, ys, width, label=LABELS.get(policy, policy))
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(targets))], [f'{t} px' for t in targets])
+        ax.axhline(0, color='k', lw=0.6)
+        ax.set_title(title)
+        ax.set_ylabel('U = Q/Q_ref - lambda T/T_ref')
+        ax.grid(axis='y', alpha=0.3)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_breakdown(summary_records: list[dict], path: Path) -> None:
+    policies = list(dict.fromkeys(r['policy'] for r in summary_records))
+    parts = [('t1', 'T1 generation'), ('t6', 'T6 SR stage'), ('other', 'other (decode, queue, stitch)')]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    bottoms = [0.0] * len(policies)
+    for key, label in parts:
+        values = [statistics.fmean(r['measured'][key] for r in summary_records if r['policy'] == p and r['status'] == 'ok')
+                  for p in policies]
+        axes[0].bar(range(len(policies)), values, bottom=bottoms, label=label)
+        bottoms = [b + v for b, v in zip(bottoms, values)]
+    predicted = [statistics.fmean(r['predicted']['total'] for r in summary_records if r['policy'] == p and r['status'] == 'ok')
+                 for p in policies]
+    axes[0].scatter(range(len(policies)), predicted, color='k', marker='_', s=400, label='predicted total', zorder=3)
+    axes[0].set_xticks(range(len(policies)), policies, rotation=20)
+    axes[0].set_ylabel('mean seconds')
+    axes[0].set_title('Measured latency breakdown per policy')
+    axes[0].legend(fontsize=7)
+    for p in policies:
+        rs = [r for r in summary_records if r['policy'] == p and r['status'] == 'ok']
+        axes[1].scatter([r['predicted']['total'] for r in rs], [r['measured']['total'] for r in rs],
+                        marker=MARKERS.get(p, 'o'), label=p)
+    lim = max([r['measured']['total'] for r in summary_records if r['status'] == 'ok'] + [1.0])
+    axes[1].plot([0, lim], [0, lim], 'k--', lw=0.8, label='y = x')
+    axes[1].set_xlabel('predicted total (s)')
+    axes[1].set_ylabel('measured total (s)')
+    axes[1].set_title('Latency model: predicted vs measured')
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_ablations(ablations: dict, path: Path) -> bool:
+    cap, gam = ablations.get('edge_capacity', []), ablations.get('gamma', [])
+    if not cap and not gam:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    if cap:
+        xs = [a['edge_capacity'] for a in cap]
+        axes[0].plot(xs, [a['summary']['mean_latency_s'] for a in cap], 'o-', label='measured latency')
+        axes[0].plot(xs, [a['summary']['mean_predicted_latency_s'] for a in cap], 's--', label='predicted latency')
+        ax2 = axes[0].twinx()
+        ax2.plot(xs, [a['summary']['mean_quality'] for a in cap], 'd:', color='g', label='predicted Q')
+        ax2.set_ylabel('Q', color='g')
+        axes[0].set_xlabel('edge compute availability C1 (cgroup quota + controller parameter)')
+        axes[0].set_ylabel('mean latency (s)')
+        axes[0].set_title('Ablation: edge capacity (ours, SA)')
+        axes[0].legend(fontsize=7)
+    if gam:
+        xs = [a['gamma'] for a in gam]
+        axes[1].plot(xs, [a['summary']['mean_latency_s'] for a in gam], 'o-', label='measured latency')
+        axes[1].plot(xs, [a['summary']['mean_predicted_latency_s'] for a in gam], 's--', label='predicted latency')
+        ax2 = axes[1].twinx()
+        ax2.plot(xs, [a['summary']['mean_quality'] for a in gam], 'd:', color='g', label='predicted Q')
+        ax2.set_ylabel('Q', color='g')
+        axes[1].set_xlabel('foreground ratio gamma (policy one_type, S = 2)')
+        axes[1].set_ylabel('mean latency (s)')
+        axes[1].set_title('Ablation: gamma')
+        axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def trace_section(doc: dict, results: Path, plots: list[str]) -> tuple[list[str], list[str]]:
+    head, body = [], []
+    summary, hl, meta = doc['summary'], doc['headline'], doc['meta']
+    baselines = [b for b in ('random', 'no_sr', 'one_type', 'cogview3') if b in summary]
+    if 'sa' in hl:
+        lat, util = hl['sa']['latency_reduction_pct'], hl['sa']['utility_measured_improvement']
+        head.append('### Headline (measured through the real graph, two emulated hosts, 10 Mbit/s)')
+        head.append(f"- Ours (SA) mean end-to-end latency {fmt(summary['sa']['mean_latency_s'])} s over "
+                    f"{summary['sa']['ok']} requests (K = {meta['k']}, targets {meta['targets']} px, lambdas "
+                    f"{meta['lambdas']}, profile {meta['profile']}).")
+        head.append('- Latency reduction of ours (SA): ' + ', '.join(
+            f'{fmt(v, 1)} % vs {k}' for k, v in lat.items() if k != 'mean_of_baselines')
+            + f"; **{fmt(lat.get('mean_of_baselines'), 1)} % vs the mean of the baselines**.")
+        head.append('- Utility improvement of ours (SA), utility evaluated with the measured latency: ' + ', '.join(
+            f'{v:+.3f} vs {k}' for k, v in util.items()) + ' (normalised utility, U = Q/Q_ref - lambda T/T_ref).')
+        head.append(f"- Latency-model error (mean |predicted - measured| / measured, end-to-end incl. queueing): "
+                    f"**{fmt(hl['latency_model_error_pct_all_policies'], 1)} %** over all policies; service time "
+                    f"only (estimated queue wait removed): {fmt(hl['service_model_error_pct_all_policies'], 1)} %.")
+        for ours in ('exact', 'sa_gamma'):
+            if ours in hl:
+                head.append(f"- {LABELS[ours]}: latency reduction vs mean of baselines "
+                            f"{fmt(hl[ours]['latency_reduction_pct'].get('mean_of_baselines'), 1)} %, utility "
+                            f"(measured) {hl[ours]['utility_measured_improvement'].get('mean_of_baselines', 0):+.3f} "
+                            f"vs mean of baselines.")
+    body.append('## Trace replay through the real graph (bench/trace_replay.py)')
+    link = doc.get('link_check', {})
+    body.append(f"Setup: {meta['setup']}; edge pinned to CPU {meta['edge_cpus']}, device to CPU {meta['device_cpus']}. "
+                f"Link check: a {link.get('bytes', 0) / 2**20:.1f} MiB patch took {fmt(link.get('patch_latency_ms'), 0)} ms "
+                f"(expected {fmt(link.get('expected_ms_at_rate'), 0)} ms at {link.get('link_rate')}; effective "
+                f"{fmt(link.get('effective_mbit_s'))} Mbit/s). K = {meta['k']} requests per policy, open-loop arrivals "
+                f"every {meta['spacing_s']} s, candidate D {meta['candidate_steps']}, same prompts/seeds/models for "
+                f"every policy, graph restarted per policy.")
+    rows = []
+    for name, s in summary.items():
+        rows.append([LABELS.get(name, name), f"{s['ok']}/{s['requests']}", fmt(s['mean_latency_s']),
+                     fmt(s['median_latency_s']), fmt(s['mean_predicted_latency_s']), fmt(s['mean_queue_wait_s']),
+                     fmt(s['mean_quality'], 3), fmt(s['mean_utility'], 3), fmt(s['mean_utility_measured'], 3),
+                     fmt(s['latency_model_error_pct'], 1), fmt(s['service_model_error_pct'], 1)])
+    body.append(table(['policy', 'ok', 'mean T (s)', 'median T (s)', 'predicted T (s)', 'queue wait (s)', 'Q',
+                       'U (pred.)', 'U (meas.)', 'model err %', 'service err %'], rows))
+    if hl:
+        rows = []
+        for ours in (o for o in OURS if o in hl):
+            rows.append([LABELS[ours]] + [fmt(hl[ours]['latency_reduction_pct'].get(b), 1) + ' %'
+                                          for b in [*baselines, 'mean_of_baselines']])
+        body.append('\nLatency reduction (1 - mean T_ours / mean T_baseline):\n')
+        body.append(table(['', *baselines, 'mean of baselines'], rows))
+    groups = per_target(doc['records'])
+    if groups:
+        plot_quality_latency(groups, results / 'quality_vs_latency.png')
+        plot_utility(groups, results / 'utility_per_resolution.png')
+        plot_breakdown(doc['records'], results / 'latency_breakdown.png')
+        plots += ['quality_vs_latency.png', 'utility_per_resolution.png', 'latency_breakdown.png']
+        body.append('\n![quality vs latency](quality_vs_latency.png)\n\n![utility](utility_per_resolution.png)\n\n'
+                    '![breakdown](latency_breakdown.png)')
+        rows = []
+        for target, g in groups.items():
+            for policy, v in g.items():
+                rows.append([f'{target}', LABELS.get(policy, policy), v['n'], fmt(v['latency']), fmt(v['predicted']),
+                             fmt(v['quality'], 3), fmt(v['utility'], 3), fmt(v['utility_measured'], 3)])
+        body.append('\nPer target resolution:\n')
+        body.append(table(['target px', 'policy', 'n', 'mean T (s)', 'predicted T (s)', 'Q', 'U (pred.)', 'U (meas.)'],
+                          rows))
+    configs = {}
+    for r in doc['records']:
+        c = r['config']
+        configs.setdefault(r['policy'], []).append(f"{r['target'][0]}/l{r['lambda']:g}: S{c['S']:g} D{c['D']} "
+                                                   f"g{c['gamma']:g}")
+    body.append('\nChosen configurations (target / lambda: S, D, gamma):\n')
+    body += [f'- {p}: ' + '; '.join(v) for p, v in configs.items()]
+    ab = doc.get('ablations', {})
+    if plot_ablations(ab, results / 'ablations.png'):
+        plots.append('ablations.png')
+        body.append('\n### Ablations (closed loop, 2 requests for capacity, 1 for gamma; Fig. 8 style)\n')
+        rows = [[f"C1 = {a['edge_capacity']:g}", fmt(a['summary']['mean_latency_s']),
+                 fmt(a['summary']['mean_predicted_latency_s']), fmt(a['summary']['mean_quality'], 3),
+                 '; '.join(f"S{r['config']['S']:g} D{r['config']['D']}" for r in a['records'])]
+                for a in ab.get('edge_capacity', [])]
+        rows += [[f"gamma = {a['gamma']:g}", fmt(a['summary']['mean_latency_s']),
+                  fmt(a['summary']['mean_predicted_latency_s']), fmt(a['summary']['mean_quality'], 3),
+                  '; '.join(f"S{r['config']['S']:g} D{r['config']['D']}" for r in a['records'])]
+                 for a in ab.get('gamma', [])]
+        body.append(table(['setting', 'measured T (s)', 'predicted T (s)', 'Q', 'configs'], rows))
+        body.append('\n![ablations](ablations.png)')
+    return head, body
+
+
+def sr_section(doc: dict) -> tuple[list[str], list[str]]:
+    s = doc['summary']
+    head = []
+    if 'hybrid' in s and 'all_heavy' in s:
+        h, a, l = s['hybrid'], s['all_heavy'], s['all_light']
+        head.append(f"- SR on real photos (x4, {len(doc['rows']) // 4} scikit-image crops): hybrid PSNR "
+                    f"{fmt(h['psnr'])} dB / SSIM {fmt(h['ssim'], 3)} / BRISQUE {fmt(h['brisque'], 1)} at "
+                    f"{fmt(100 * h['time_ratio_vs_heavy'], 0)} % of the all-heavy SR time; all-heavy {fmt(a['psnr'])} dB / "
+                    f"{fmt(a['ssim'], 3)} / BRISQUE {fmt(a['brisque'], 1)}; all-light {fmt(l['psnr'])} dB / {fmt(l['ssim'], 3)} / "
+                    f"BRISQUE {fmt(l['brisque'], 1)}; seam score hybrid {fmt(h['seam_score'], 3)} vs all-heavy "
+                    f"{fmt(a['seam_score'], 3)}.")
+    body = ['## SR quality on real photos (bench/sr_quality.py)',
+            f"Crops of {doc['meta']['crop']} px, downscaled x4 (area) and upscaled x4; hybrid = top "
+            f"{doc['meta']['gamma']:.0%} variance cells of a {doc['meta']['grid']}x{doc['meta']['grid']} grid by "
+            f"Real-ESRGAN x4plus, the rest by realesr-compact, feathered stitch + {doc['meta']['colour_fix']} colour fix. "
+            f"Torch threads: {doc['meta']['torch_threads']}. BRISQUE/PIQE: lower is better; seam score ~1 = no "
+            f"visible seams; sharpness = gradient energy ratio to the original.", '']
+    keys = ('psnr', 'ssim', 'sharpness_ratio', 'brisque', 'piqe', 'seam_score', 'sr_seconds', 'time_ratio_vs_heavy')
+    body.append(table(['method', *keys], [[m, *(fmt(v.get(k), 3) for k in keys)] for m, v in s.items()]))
+    body.append('\nPer image:\n')
+    body.append(table(['image', 'method', *keys], [[r['image'], r['method'], *(fmt(r.get(k), 3) for k in keys)]
+                                                  for r in doc['rows']]))
+    return head, body
+
+
+def simulation_section(doc: dict) -> list[str]:
+    body = ['## Simulation (results/simulation.json, another bench)']
+    summary = doc.get('summary') or doc.get('headline')
+    if isinstance(summary, dict):
+        body.append('```json\n' + json.dumps(summary, indent=1)[:4000] + '\n```')
+    else:
+        body.append(f'Top-level keys: {sorted(doc)}')
+    return body
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--results', type=Path, default=ROOT / 'results')
+    parser.add_argument('--trace', default='trace_replay.json')
+    args = parser.parse_args(argv)
+    results = args.results
+    head, body, plots = [], [], []
+    trace = results / args.trace
+    if trace.is_file():
+        h, b = trace_section(json.loads(trace.read_text()), results, plots)
+        head += h
+        body += b + ['']
+    sr = results / 'sr_quality.json'
+    if sr.is_file():
+        h, b = sr_section(json.loads(sr.read_text()))
+        head += h
+        body += b + ['']
+    sim = results / 'simulation.json'
+    if sim.is_file():
+        body += simulation_section(json.loads(sim.read_text())) + ['']
+    text = ['# Evaluation report', '', 'Generated by bench/report.py from results/*.json.', '', *head, '', *body]
+    (results / 'REPORT.md').write_text('\n'.join(text) + '\n')
+    print(f'wrote {results / "REPORT.md"} and {plots}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
