@@ -289,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--steps', type=int, nargs='+', default=[4, 8, 12, 16, 20], help='candidate D')
     parser.add_argument('--policies', nargs='+', default=[name for name, _ in MAIN_POLICIES])
     parser.add_argument('--no-ablations', action='store_true')
+    parser.add_argument('--capacities', type=float, nargs='+', default=[1.0, 0.5, 0.25], help='ablation C1 values')
+    parser.add_argument('--gammas', type=float, nargs='+', default=[0.0, 0.25, 0.5, 1.0], help='ablation gammas')
     parser.add_argument('--rate', default='10mbit', help='tbf rate of the link (or none)')
     parser.add_argument('--out', type=Path, default=None)
     parser.add_argument('--log-dir', type=Path, default=Path(tempfile.gettempdir()) / 't2i_trace_logs')
@@ -341,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                   f'U {s["mean_utility"]}  err {s["latency_model_error_pct"]} %  ({info["wall_s"]} s)', flush=True)
         if not args.no_ablations:
             small = make_trace(1, [384], [0.5], 0.0)
-            for fraction in (1.0, 0.5, 0.25):
+            for fraction in args.capacities:
                 name = f'sa_C1={fraction:g}'
                 records, info = replay(name, {**base, 'policy': 'sa', 'edge_capacity': fraction}, small,
                                        args.log_dir, params_dir, closed_loop=True, edge_fraction=fraction)
@@ -349,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                                                           'records': records, 'summary': summarise(records)[name]})
                 save()
                 print(name, json.dumps(summarise(records)[name]), flush=True)
-            for gamma in (0.0, 0.25, 0.5, 1.0):
+            for gamma in args.gammas:
                 name = f'one_type_gamma={gamma:g}'
                 records, info = replay(name, {**base, 'policy': 'one_type', 'foreground_ratio': gamma},
                                        make_trace(1, [256], [0.5], 0.0),
