@@ -6,12 +6,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
+from rclpy.task import Future
 
 from t2i_common.node_tools import Param, declare_parameters, error_result, run_nodes
 from t2i_common.qos import DATA, PROGRESS, Topics, heartbeat
@@ -59,8 +60,8 @@ STAGE_PROGRESS = {'controller': (0.0, 0.02), 'generator': (0.02, 0.6), 'partitio
 class InFlight:
     config: GenerationConfig
     deadline: float                              # time.monotonic() after which the controller answers timeout
-    done: threading.Event = field(default_factory=threading.Event)
-    result: GenerationResult | None = None
+    result: GenerationResult | None = None       # set once, under the node's lock
+    answered: Future | None = None               # completed with the result, for async action goals
     feedback: object = None                      # callable(stage, fraction, text) for action goals
 
 
@@ -93,7 +94,7 @@ class ControllerNode(Node):
         self.get_logger().info(f'controller ready: policy {p["policy"]}, profile {self._planner.profile_name}')
 
     # -- requests
-    def submit(self, request: GenerationRequest, feedback=None) -> InFlight:
+    def submit(self, request: GenerationRequest, feedback=None, answered: Future | None = None) -> InFlight:
         """Validates and plans one request; always returns its InFlight entry (ended at once on errors)."""
         if not request.request_id:
             request.request_id = uuid.uuid4().hex
@@ -106,7 +107,8 @@ class ControllerNode(Node):
         if duplicate:
             problems.append(f'request_id {request.request_id!r} was already used')
         deadline_s = request.deadline_s or self.params['default_deadline_s']
-        entry = InFlight(config, time.monotonic() + deadline_s + self.params['deadline_grace_s'], feedback=feedback)
+        entry = InFlight(config, time.monotonic() + deadline_s + self.params['deadline_grace_s'], feedback=feedback,
+                         answered=answered)
         if problems:
             self._track(entry, register=not duplicate)
             self._end(entry, GenerationResult.STATUS_INVALID_REQUEST, 'invalid request: ' + '; '.join(problems))
@@ -142,13 +144,14 @@ class ControllerNode(Node):
         """Marks a request answered exactly once; False when it already was."""
         with self._lock:
             entry = self._in_flight.pop(request_id, None) or entry
-            if entry is None or entry.done.is_set():
+            if entry is None or entry.result is not None:
                 return False
+            entry.result = result
             self._ended[request_id] = None
             while len(self._ended) > 10_000:
                 self._ended.pop(next(iter(self._ended)))
-        entry.result = result
-        entry.done.set()
+        if entry.answered is not None:
+            entry.answered.set_result(result)
         return True
 
     def _on_result(self, result: GenerationResult) -> None:
@@ -196,14 +199,15 @@ class ControllerNode(Node):
             start, end = STAGE_PROGRESS.get(stage, (0.0, 1.0))
             entry.feedback(stage, start + (end - start) * min(max(fraction, 0.0), 1.0), text)
 
-    def _execute(self, goal_handle):
+    async def _execute(self, goal_handle):
+        """A coroutine: a goal waiting for its result holds no executor thread, so any number of goals can be
+        in flight (the overdue timer guarantees the wait ends)."""
         def feedback(stage: str, fraction: float, text: str) -> None:
             goal_handle.publish_feedback(GenerateImage.Feedback(stage=stage, progress=fraction, message=text))
 
-        entry = self.submit(goal_handle.request.request, feedback)
-        entry.done.wait(max(0.0, entry.deadline - time.monotonic()) + 1.0)
-        if not entry.done.is_set():  # the overdue timer normally answers first
-            self._end(entry, GenerationResult.STATUS_TIMEOUT, 'no result within the deadline')
+        answered = Future(executor=self.executor)
+        entry = self.submit(goal_handle.request.request, feedback, answered)
+        await answered
         if entry.result.status == GenerationResult.STATUS_OK:
             goal_handle.succeed()
         else:

@@ -7,7 +7,7 @@ import time
 from rclpy.node import Node
 
 from t2i_common.conversions import compressed_to_image, image_to_msg, msg_to_image
-from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, error_result, expired,
+from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, report_failure, expired,
                                    progress_message)
 from t2i_common.qos import DATA, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationResult, ImagePatch, Progress
@@ -29,6 +29,7 @@ class _ResampleOnly:
 
 
 NO_SR = _ResampleOnly()
+NATIVE_SCALE_LIMIT = 4.0  # every SR back-end here is an x4 network
 
 
 def patch_pixels(patch: ImagePatch):
@@ -86,8 +87,7 @@ class UpscaleNode(Node):
             outputs = self._upscale_batch(backend, patches, config.request.prompt)
             per_patch = (time.perf_counter() - started) / len(patches)
         except Exception as error:
-            self._results.publish(error_result(config, GenerationResult.STATUS_MODEL_ERROR,
-                                               f'{self.stage} failed on {len(patches)} patches: {error}'))
+            report_failure(self, self._results, config, f'{self.stage} failed on {len(patches)} patches: {error}')
             return
         for patch, pixels in zip(patches, outputs):
             patch.image = image_to_msg(pixels, frame_id=config.request.request_id)
@@ -114,7 +114,10 @@ class UpscaleNode(Node):
             by_shape.setdefault(image.shape, []).append(index)
         outputs = [None] * len(patches)
         for indices in by_shape.values():
-            upscaled = backend.upscale([pixels[i] for i in indices], patches[indices[0]].scale, prompt)
+            # size rounding can make a patch's scale exceed the x4 networks' (e.g. 64 -> 320 px is 5x): the
+            # network does x4 and the resample below covers the rest
+            scale = min(patches[indices[0]].scale, NATIVE_SCALE_LIMIT)
+            upscaled = backend.upscale([pixels[i] for i in indices], scale, prompt)
             for index, image in zip(indices, upscaled):
                 x0, y0, x1, y1 = patches[index].highres_box
                 outputs[index] = resample(image, y1 - y0, x1 - x0)

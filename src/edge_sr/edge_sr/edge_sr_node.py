@@ -15,7 +15,8 @@ PARAMETERS = {
     'steps': Param(20, 'Denoising steps of diffusion SR.'),
     'noise_level': Param(20, 'Noise added to the low-res patch by the x4 upscaler (higher: more invention).'),
     'guidance_scale': Param(1.0, 'Classifier-free guidance of diffusion SR (1.0 disables it, halving cost).'),
-    'fallback_backend': Param('realesr-compact', 'Back-end for background patches when the device is gone.'),
+    'fallback_backend': Param('realesr-compact', 'Back-end for background patches when the device is gone: '
+                                                 'a device back-end (realesr-compact, realesrgan-x4plus, bicubic).'),
 }
 
 
@@ -38,7 +39,11 @@ class EdgeSRNode(UpscaleNode):
         return name, {**common, 'tile': self.params['tile']}
 
     def make_backend(self, name: str, options: dict):
-        from edge_sr.backends import make_sr_backend
+        from device_sr.backend import SR_BACKEND_NAMES as DEVICE_BACKENDS
+        if name in DEVICE_BACKENDS:  # the fallback for background patches: the device's own light models
+            from device_sr.backend import make_sr_backend
+        else:
+            from edge_sr.backends import make_sr_backend
         return make_sr_backend(name, **options)
 
     def record_compute(self, patch: ImagePatch, seconds: float) -> None:

@@ -10,7 +10,7 @@ from sensor_msgs.msg import Image
 
 from latent_partitioner.partition import partition_latent, pixel_boxes, render_partition
 from t2i_common.conversions import bytes_fields_to_array, image_to_compressed, image_to_msg
-from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, error_result, expired,
+from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, report_failure, expired,
                                    progress_message, run_nodes)
 from t2i_common.qos import DATA, LATEST, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationResult, ImagePatch, Latent, Progress
@@ -61,8 +61,7 @@ class PartitionerNode(Node):
             latent = bytes_fields_to_array(msg.shape, msg.dtype, msg.data)
             image = self._decoder(model).decode(latent)
         except Exception as error:
-            self._results.publish(error_result(config, GenerationResult.STATUS_MODEL_ERROR,
-                                               f'decoding the latent failed: {error}'))
+            report_failure(self, self._results, config, f'decoding the latent failed: {error}')
             return
         decode_s = time.perf_counter() - started
         partition = partition_latent(latent, config.grid_size, config.foreground_ratio, self.params['scorer'])

@@ -5,6 +5,7 @@ Kept here so each node file stays thin glue and no two nodes grow twins of the s
 from __future__ import annotations
 
 import os
+import os
 import queue
 import threading
 import time
@@ -45,6 +46,13 @@ def error_result(config: GenerationConfig, status: int, message: str) -> Generat
                               status=status, message=message)
     result.config = config
     return result
+
+
+def report_failure(node: Node, results, config: GenerationConfig, message: str,
+                   status: int = GenerationResult.STATUS_MODEL_ERROR) -> None:
+    """A stage could not do its part: the requester gets the reason as its result, the operator a log line."""
+    node.get_logger().error(f'{config.request.request_id[:12]}: {message}')
+    results.publish(error_result(config, status, message))
 
 
 def progress_message(node: Node, request_id: str, stage: str, fraction: float, text: str = '') -> Progress:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rclpy.node import Node
 
 from t2i_common.conversions import array_to_bytes_fields
-from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, error_result, expired,
+from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, report_failure, expired,
                                    progress_message, run_nodes)
 from t2i_common.qos import DATA, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationConfig, GenerationResult, Latent, Progress
@@ -44,8 +44,8 @@ class GeneratorNode(Node):
 
     def _generate(self, batch: list) -> None:
         config = batch[0]
-        if config is None:
-            self._generator(self.params['model'])
+        if config is None:  # preload, with one tiny generation: first calls pay one-off set-up costs
+            self._generator(self.params['model']).generate('warm-up', 64, 64, 1, seed=0)
             return
         request = config.request
         if expired(config):
@@ -54,8 +54,7 @@ class GeneratorNode(Node):
         try:
             generator = self._generator(model)
         except Exception as error:  # missing weights, bad path: tell the requester, keep serving
-            self._results.publish(error_result(config, GenerationResult.STATUS_MODEL_ERROR,
-                                               f'generator model {model!r} could not be loaded: {error}'))
+            report_failure(self, self._results, config, f'generator model {model!r} could not be loaded: {error}')
             return
 
         def on_step(step: int, total: int) -> None:
@@ -67,8 +66,7 @@ class GeneratorNode(Node):
                                         config.denoising_steps, seed=request.seed if request.use_seed else None,
                                         guidance_scale=self.params['guidance_scale'], progress=on_step)
         except Exception as error:
-            self._results.publish(error_result(config, GenerationResult.STATUS_MODEL_ERROR,
-                                               f'generation failed: {error}'))
+            report_failure(self, self._results, config, f'generation failed: {error}')
             return
         msg = Latent(config=config, generation_time_s=float(output.seconds), seed=int(output.seed),
                      weights=output.weights)

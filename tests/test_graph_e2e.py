@@ -1,0 +1,190 @@
+"""End to end over DDS: the edge and the device run as two OS processes (localhost only) with the tiny
+random-weight generator/upscaler and the real Real-ESRGAN weights; requests go through the action API,
+the request topic, and a replayed rosbag."""
+import math
+import signal
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import rclpy
+from rclpy.node import Node
+
+from ros_testing import ROOT
+from t2i_bringup.bags import replay
+from t2i_bringup.client import GenerationClient, make_request
+from t2i_bringup.processes import GraphProcesses
+from t2i_common.conversions import array_to_bytes_fields, msg_to_image
+from t2i_common.qos import DATA, Topics
+from t2i_interfaces.msg import GenerationConfig, GenerationResult, ImagePatch, Latent
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+E2E_PARAMS = ROOT / 'tests' / 'config' / 'e2e.yaml'
+READY_TIMEOUT_S = 300  # first run converts Real-ESRGAN weights and builds the tiny models
+
+
+class Observer:
+    """Watches the graph's topics from the test process: patches per request and role, all results."""
+
+    def __init__(self, node: Node):
+        self.patches = defaultdict(lambda: defaultdict(int))
+        self.results: dict[str, list[GenerationResult]] = defaultdict(list)
+        self._lock = threading.Lock()
+        for topic, role in ((Topics.FOREGROUND_PATCHES, 'edge'), (Topics.BACKGROUND_PATCHES, 'device')):
+            node.create_subscription(ImagePatch, topic, lambda msg, role=role: self._on_patch(msg, role), DATA)
+        node.create_subscription(GenerationResult, Topics.RESULTS, self._on_result, DATA)
+
+    def _on_patch(self, patch: ImagePatch, path: str) -> None:
+        with self._lock:
+            self.patches[patch.config.request.request_id][path] += 1
+
+    def _on_result(self, result: GenerationResult) -> None:
+        with self._lock:
+            self.results[result.request_id].append(result)
+
+    def wait_results(self, request_ids, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if all(self.results.get(rid) for rid in request_ids):
+                    return True
+            time.sleep(0.1)
+        return False
+
+
+@pytest.fixture(scope='module')
+def graph(tmp_path_factory):
+    with GraphProcesses(tmp_path_factory.mktemp('graph_logs'), params=[E2E_PARAMS]) as processes, \
+            GenerationClient('e2e_client') as client:
+        observer = Observer(client.node)
+        assert client.wait_until_ready(READY_TIMEOUT_S), f'graph did not come up; logs in {processes.log_dir}'
+        yield processes, client, observer
+
+
+def test_request_gives_target_sized_image_with_config_latency_and_feedback(graph):
+    _, client, observer = graph
+    feedback = []
+    result = client.generate('a red robot arm stacking blue cubes', 448, 320, preference_weight=0.5, seed=3,
+                             on_feedback=lambda *f: feedback.append(f), timeout_s=150)
+    assert result.status == GenerationResult.STATUS_OK, result.message
+    image = msg_to_image(result.image)
+    assert image.shape == (320, 448, 3)
+    assert image.std() > 0  # a real picture, not an empty canvas
+
+    config = result.config
+    assert config.sr_scale in (2.0, 4.0) and config.denoising_steps in (4, 8)
+    assert config.policy == 'sa' and config.device_available
+    assert config.predicted_latency.total > 0
+    measured = result.measured
+    assert measured.t1_generation > 0 and measured.t2_edge_sr > 0 and measured.t3_device_sr > 0
+    assert measured.total >= measured.t1_generation + measured.t6_sr_stage - 1e-3
+    assert any('generator: tiny-random' in w for w in result.weights)
+    assert any('realesr' in w for w in result.weights)
+
+    patches = observer.patches[result.request_id]
+    expected_foreground = math.ceil(config.foreground_ratio * config.grid_size ** 2)
+    assert patches == {'edge': expected_foreground, 'device': config.grid_size ** 2 - expected_foreground}
+
+    stages = {stage for stage, _, _ in feedback}
+    assert {'controller', 'generator', 'stitcher'} <= stages
+    progress = [value for _, value, _ in feedback]
+    assert progress[-1] == pytest.approx(1.0) and max(progress) <= 1.0
+
+
+def test_ten_concurrent_requests_from_three_clients_get_their_own_images(graph):
+    _, first_client, _ = graph
+    clients = [first_client, GenerationClient('e2e_client_b'), GenerationClient('e2e_client_c')]
+    try:
+        sizes = [(256 + 64 * (i % 4), 256 + 64 * (i // 4)) for i in range(10)]
+        pending = []
+        for index, size in enumerate(sizes):
+            client = clients[index % len(clients)]
+            request = make_request(f'request number {index}: a lighthouse', *size, 0.2 + 0.06 * index,
+                                   seed=index, client_id=f'client-{index % len(clients)}')
+            pending.append((request, client.generate_async(request)))
+        for request, future in pending:
+            result = future.result(timeout=600)
+            assert result.status == GenerationResult.STATUS_OK, result.message
+            assert result.request_id == request.request_id
+            assert result.client_id == request.client_id
+            assert msg_to_image(result.image).shape == (request.target_height, request.target_width, 3)
+    finally:
+        for client in clients[1:]:
+            client.close()
+
+
+@pytest.mark.parametrize('changes, fragment', [
+    (dict(prompt=''), 'prompt is empty'),
+    (dict(prompt='x' * 10_000), '10000 characters'),
+    (dict(width=0), 'target_width is 0'),
+    (dict(width=100_000), 'target_width is 100000'),
+    (dict(preference_weight=-1.0), 'lambda'),
+    (dict(preference_weight=math.nan), 'lambda'),
+    (dict(model='not-a-model'), "unknown model 'not-a-model'"),
+])
+def test_bad_request_gets_a_clear_error(graph, changes, fragment):
+    _, client, _ = graph
+    arguments = dict(prompt='a cat', width=256, height=256, preference_weight=0.5, model='')
+    arguments.update(changes)
+    result = client.generate(arguments.pop('prompt'), arguments.pop('width'), arguments.pop('height'),
+                             timeout_s=30, **arguments)
+    assert result.status == GenerationResult.STATUS_INVALID_REQUEST
+    assert fragment in result.message
+
+
+def test_malformed_latent_fails_its_request_and_the_graph_keeps_serving(graph):
+    _, client, observer = graph
+    publisher = client.node.create_publisher(Latent, Topics.LATENTS, DATA)
+    bogus = Latent(config=GenerationConfig(grid_size=4, foreground_ratio=0.25, sr_scale=2.0))
+    bogus.config.request.request_id = 'malformed-latent'
+    bogus.config.request.target_width = bogus.config.request.target_height = 256
+    bogus.shape, bogus.dtype, bogus.data = [4, 8, 8], 'float32', b'\x00' * 12  # 3 floats, not 256
+    deadline = time.monotonic() + 10
+    while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    publisher.publish(bogus)
+    assert observer.wait_results(['malformed-latent'], 30)
+    error = observer.results['malformed-latent'][0]
+    assert error.status == GenerationResult.STATUS_MODEL_ERROR and 'elements' in error.message
+
+    result = client.generate('a good request after a bad one', 256, 256, timeout_s=150)
+    assert result.status == GenerationResult.STATUS_OK, result.message
+
+
+def test_replayed_partiprompts_bag_gets_every_result(graph):
+    _, client, observer = graph
+    bag = ROOT / 'tests' / 'data' / 'partiprompts_requests'
+    assert replay(bag, client.node, rate=1.0) == 10
+    request_ids = [f'bag-{index:04d}' for index in range(10)]
+    assert observer.wait_results(request_ids, 600), {rid: len(observer.results[rid]) for rid in request_ids}
+    for request_id in request_ids:
+        results = observer.results[request_id]
+        assert len(results) == 1, [r.message for r in results]  # exactly one result per request
+        assert results[0].status == GenerationResult.STATUS_OK, results[0].message
+        assert (results[0].image.width, results[0].image.height) == (512, 512)
+
+
+def test_device_killed_mid_run_every_request_still_ends(tmp_path):
+    with GraphProcesses(tmp_path / 'logs', params=[E2E_PARAMS]) as processes, \
+            GenerationClient('kill_client') as client:
+        assert client.wait_until_ready(READY_TIMEOUT_S)
+        deadline_s = 60.0
+        futures = [client.generate_async(make_request(f'pending {i}', 384, 384, 0.5, seed=i, deadline_s=deadline_s))
+                   for i in range(2)]
+        time.sleep(1.0)  # the requests are planned and on their way
+        processes.kill('device', signal.SIGKILL)
+        killed_at = time.monotonic()
+        for future in futures:
+            result = future.result(timeout=deadline_s + 30)
+            assert result.status in (GenerationResult.STATUS_OK, GenerationResult.STATUS_NO_SR_PATH,
+                                     GenerationResult.STATUS_TIMEOUT), result.message
+            assert result.message
+        assert time.monotonic() - killed_at < deadline_s + 10
+
+        time.sleep(3.0)  # longer than the device's liveliness lease (2 s): the controller has noticed
+        result = client.generate('after the device is gone', 384, 256, timeout_s=150)
+        assert result.status == GenerationResult.STATUS_OK, result.message
+        assert not result.config.device_available
+        assert msg_to_image(result.image).shape == (256, 384, 3)
