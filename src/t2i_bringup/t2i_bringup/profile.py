@@ -12,6 +12,8 @@ e.g. 1,2) and extended along the least-squares line a + b*steps. The profile's d
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +44,11 @@ class _PlainDumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data) -> bool:
         return True
+
+
+def report(stage: str) -> None:
+    """Progress on stderr: a full-size run takes minutes per stage."""
+    print(f'[t2i_profile {time.strftime("%H:%M:%S")}] {stage}', file=sys.stderr, flush=True)
 
 
 def best_seconds(call: Callable[[], object], repeats: int) -> float:
@@ -90,6 +97,7 @@ def profile_generation(generator, steps: list[int], pixels: list[int], sample_st
     on a shared machine does not distort the grid, and large D need not be run."""
     columns = []
     for count in pixels:
+        report(f'generation at {count} pixels')
         timings = [step_timing(generator, square_side(count), sample_steps, guidance_scale) for _ in range(repeats)]
         overhead, per_step = min(t[0] for t in timings), min(t[1] for t in timings)
         columns.append([overhead + d * per_step for d in steps])
@@ -100,6 +108,7 @@ def profile_decode(decoder, pixels: list[int], repeats: int) -> list[float]:
     rng = np.random.default_rng(0)
     seconds = []
     for count in pixels:
+        report(f'decode at {count} pixels')
         side = square_side(count, decoder.scale_factor) // decoder.scale_factor
         latent = rng.standard_normal((decoder.vae.config.latent_channels, side, side)).astype(np.float32)
         seconds.append(rounded(best_seconds(lambda: decoder.decode(latent), repeats), 4))
@@ -128,6 +137,7 @@ def profile_sr(backend, patch_pixels: list[int], scale: float, repeats: int,
                 backend.steps = configured
         return measure(None)
 
+    report(f'{backend.name} per patch at {patch_pixels} pixels')
     per_patch = [rounded(seconds_for(count, 1), 4) for count in patch_pixels]
     efficiency = seconds_for(patch_pixels[0], 2) / (2 * max(per_patch[0], 1e-9))
     return per_patch, rounded(min(1.0, efficiency), 3)
@@ -183,6 +193,8 @@ def load_models(args: argparse.Namespace):
 
 
 def build_profile(args: argparse.Namespace) -> dict:
+    load_before = os.getloadavg()[0]
+    report('loading models')
     generator, edge, device = load_models(args)
     generator.generate('warm-up', 64, 64, 1, seed=0)
     sr_fit = f'fitted as a + b*steps through steps {args.sr_fit_steps}' if args.sr_fit_steps else 'measured'
@@ -196,6 +208,8 @@ def build_profile(args: argparse.Namespace) -> dict:
     decode = profile_decode(generator.decoder, args.decode_pixels or args.pixels, args.repeats)
     edge_seconds, edge_efficiency = profile_sr(edge, args.patch_pixels, args.scale, args.repeats, args.sr_fit_steps)
     device_seconds, device_efficiency = profile_sr(device, args.patch_pixels, args.scale, args.repeats, None)
+    description += (f'; load average before/after {load_before:.1f}/{os.getloadavg()[0]:.1f} on '
+                    f'{os.cpu_count()} CPUs (above the CPU count, other work slowed the measurements)')
     return {
         'version': PROFILE_VERSION,
         'name': args.name,
