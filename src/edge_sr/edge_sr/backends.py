@@ -78,7 +78,7 @@ def load_diffusion_upscaler(model: str = 'tiny-x4-upscaler', device: str | None 
     source = resolve_model(model)
     device = pick_device(device)
     pipeline = StableDiffusionUpscalePipeline.from_pretrained(
-        str(source.path), dtype=pick_dtype(dtype, device, random_tiny=model.startswith('tiny-')),
+        str(source.path), dtype=pick_dtype(dtype, device, random_tiny=source.is_tiny_random),
         local_files_only=True)
     return DiffusionUpscaleBackend(pipeline.to(device), source.weights, **options)
 

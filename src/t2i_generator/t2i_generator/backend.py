@@ -117,7 +117,7 @@ def load_generator(model: str, device: str | None = None, dtype: str | None = No
     """`model`: a diffusers folder, an HF repo id in the local cache, or 'tiny-sdxl' (random weights)."""
     source = resolve_model(model)
     device = pick_device(device)
-    torch_dtype = pick_dtype(dtype, device, random_tiny=model.startswith('tiny-'))
+    torch_dtype = pick_dtype(dtype, device, random_tiny=source.is_tiny_random)
     pipeline = _pipeline_class(source.path).from_pretrained(str(source.path), dtype=torch_dtype,
                                                             local_files_only=True)
     return Generator(pipeline.to(device), source.weights)
@@ -129,7 +129,7 @@ def load_decoder(model: str, device: str | None = None, dtype: str | None = None
     from diffusers import AutoencoderKL
     source = resolve_model(model)
     device = pick_device(device)
-    torch_dtype = pick_dtype(dtype, device, random_tiny=model.startswith('tiny-'))
+    torch_dtype = pick_dtype(dtype, device, random_tiny=source.is_tiny_random)
     vae = AutoencoderKL.from_pretrained(str(source.path), subfolder='vae', dtype=torch_dtype,
                                         local_files_only=True)
     return LatentDecoder(vae.to(device), source.weights, tile_px)

@@ -20,6 +20,10 @@ class ModelSource:
     path: Path
     weights: str  # what the outputs will say made them
 
+    @property
+    def is_tiny_random(self) -> bool:
+        return self.weights.startswith('tiny-random:')
+
 
 def resolve_model(model: str) -> ModelSource:
     """`model`: 'tiny-sdxl' / 'tiny-x4-upscaler' (built on demand), a diffusers folder, or an HF repo id that is

@@ -91,3 +91,13 @@ def test_folder_without_model_index_is_not_a_pipeline(tmp_path) -> None:
 def test_real_model_folders_report_their_path(tmp_path) -> None:
     (tmp_path / 'model_index.json').write_text('{}')
     assert resolve_model(str(tmp_path)).weights == str(tmp_path.resolve())
+
+
+def test_dtype_defaults(generator) -> None:
+    from t2i_generator.model_source import pick_dtype
+    assert generator.pipeline.unet.dtype == torch.float32  # tiny random model: exact, reproducible fp32
+    assert pick_dtype(None, 'cpu', random_tiny=False) == torch.bfloat16  # full-size on CPU: bf16 is faster
+    assert pick_dtype(None, 'cuda', random_tiny=False) == torch.float16
+    assert pick_dtype('float32', 'cpu', random_tiny=False) == torch.float32
+    with pytest.raises(ValueError, match='dtype'):
+        pick_dtype('int8', 'cpu', random_tiny=False)
