@@ -6,18 +6,17 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
-import rclpy
 from rclpy.node import Node
+from std_msgs.msg import Bool
 
 from ros_testing import ROOT
 from t2i_bringup.bags import replay
 from t2i_bringup.client import GenerationClient, make_request
 from t2i_bringup.processes import GraphProcesses
-from t2i_common.conversions import array_to_bytes_fields, msg_to_image
-from t2i_common.qos import DATA, Topics
+from t2i_common.conversions import msg_to_image
+from t2i_common.qos import DATA, LATEST, Topics
 from t2i_interfaces.msg import GenerationConfig, GenerationResult, ImagePatch, Latent
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -52,6 +51,17 @@ class Observer:
                     return True
             time.sleep(0.1)
         return False
+
+
+def wait_for_device_state(node: Node, available: bool, timeout_s: float) -> bool:
+    """Waits until the controller reports the device (un)available on its latched topic."""
+    seen = threading.Event()
+    subscription = node.create_subscription(Bool, Topics.DEVICE_AVAILABLE,
+                                            lambda msg: seen.set() if msg.data == available else seen.clear(), LATEST)
+    try:
+        return seen.wait(timeout_s)
+    finally:
+        node.destroy_subscription(subscription)
 
 
 @pytest.fixture(scope='module')
@@ -183,7 +193,7 @@ def test_device_killed_mid_run_every_request_still_ends(tmp_path):
             assert result.message
         assert time.monotonic() - killed_at < deadline_s + 10
 
-        time.sleep(3.0)  # longer than the device's liveliness lease (2 s): the controller has noticed
+        assert wait_for_device_state(client.node, available=False, timeout_s=30)  # liveliness lease ran out
         result = client.generate('after the device is gone', 384, 256, timeout_s=150)
         assert result.status == GenerationResult.STATUS_OK, result.message
         assert not result.config.device_available

@@ -13,9 +13,10 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.task import Future
+from std_msgs.msg import Bool
 
 from t2i_common.node_tools import Param, declare_parameters, error_result, run_nodes
-from t2i_common.qos import DATA, PROGRESS, Topics, heartbeat
+from t2i_common.qos import DATA, LATEST, PROGRESS, Topics, heartbeat
 from t2i_controller.planner import Planner, PlannerSettings
 from t2i_controller.validation import RequestLimits, request_problems
 from t2i_interfaces.action import GenerateImage
@@ -80,6 +81,8 @@ class ControllerNode(Node):
         reentrant = ReentrantCallbackGroup()
         self._configs = self.create_publisher(GenerationConfig, Topics.CONFIGS, DATA)
         self._results = self.create_publisher(GenerationResult, Topics.RESULTS, DATA)
+        self._device_state = self.create_publisher(Bool, Topics.DEVICE_AVAILABLE, LATEST)
+        self._device_state.publish(Bool(data=False))
         self.create_subscription(GenerationRequest, Topics.REQUESTS, self.submit, DATA, callback_group=reentrant)
         self.create_subscription(GenerationResult, Topics.RESULTS, self._on_result, DATA, callback_group=reentrant)
         self.create_subscription(Progress, Topics.PROGRESS, self._on_progress, PROGRESS, callback_group=reentrant)
@@ -167,15 +170,20 @@ class ControllerNode(Node):
 
     # -- the device and the link
     def _on_link_stats(self, stats: LinkStats) -> None:
-        self._device_alive = True
+        self._set_device_alive(True)
         if stats.samples > 0:
             self._bandwidth_bps = stats.bandwidth_bps
 
     def _on_device_liveliness(self, event) -> None:
-        alive = event.alive_count > 0
-        if alive == self._device_alive:
+        self._set_device_alive(event.alive_count > 0)
+
+    def _set_device_alive(self, alive: bool) -> None:
+        """Routes new requests by the device's liveliness; requests stranded on a lost device end now."""
+        with self._lock:
+            changed, self._device_alive = alive != self._device_alive, alive
+        if not changed:
             return
-        self._device_alive = alive
+        self._device_state.publish(Bool(data=alive))
         self.get_logger().warning('device is back: background patches go to the device again' if alive else
                                   'device lost: new requests take the edge-only path')
         if not alive:

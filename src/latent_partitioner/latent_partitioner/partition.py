@@ -10,7 +10,7 @@ latent cells -> low-res decoded image (x vae_factor) -> high-res output (x W/w, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np

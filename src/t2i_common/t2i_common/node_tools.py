@@ -5,7 +5,6 @@ Kept here so each node file stays thin glue and no two nodes grow twins of the s
 from __future__ import annotations
 
 import os
-import os
 import queue
 import threading
 import time

@@ -38,5 +38,5 @@ class Topics:
     PROGRESS = 't2i/progress'
     LINK_STATS = 't2i/link_stats'
     PARTITION_DEBUG = 't2i/debug/partition'
-    DEVICE_HEARTBEAT = 't2i/device/heartbeat'
+    DEVICE_AVAILABLE = 't2i/device_available'
     ACTION = 't2i/generate_image'
