@@ -59,13 +59,16 @@ class BicubicBackend:
 
 
 SR_BACKEND_NAMES = ('realesr-compact', 'realesrgan-x4plus', 'bicubic')
+# run-time options the nodes pass to every back-end; interpolation has no use for them
+OPTIONS_WITHOUT_EFFECT_ON_INTERPOLATION = frozenset({'device', 'dtype', 'tile'})
 
 
 def make_sr_backend(name: str = 'realesr-compact', **options) -> SRBackend:
     """Device-side registry. Options go to the back-end (e.g. weights=path, tile=..., dtype='bfloat16')."""
     if name == 'bicubic':
-        if options:
-            raise TypeError(f'bicubic takes no options, got {sorted(options)}')
+        unknown = set(options) - OPTIONS_WITHOUT_EFFECT_ON_INTERPOLATION
+        if unknown:
+            raise TypeError(f'bicubic takes no options {sorted(unknown)}')
         return BicubicBackend()
     if name in ('realesrgan-x4plus', 'realesr-compact'):
         from device_sr.realesrgan import load_realesrgan_backend  # torch only when a network is asked for

@@ -140,15 +140,16 @@ class RealESRGANBackend:
     patch borders carry no zero-padding artefacts. Equal-sized patches run as one batch."""
 
     def __init__(self, network: nn.Module, name: str, weights: str, *, tile: int = 192, tile_pad: int = 10,
-                 dtype: str = 'float32', channels_last: bool = True, batch_size: int = 8,
+                 dtype: str | None = None, channels_last: bool = True, batch_size: int = 8,
                  device: str | None = None) -> None:
+        """dtype None: float16 on CUDA, float32 on CPU (bfloat16 is ~2x faster on CPU, at ~1 grey level)."""
         self.name = name
         self.weights = weights
         self.tile = tile
         self.tile_pad = tile_pad
         self.batch_size = batch_size
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        self.dtype = getattr(torch, dtype)
+        self.dtype = getattr(torch, dtype or ('float16' if self.device.type == 'cuda' else 'float32'))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.network = network.to(self.device, self.dtype).to(memory_format=self.memory_format).eval()
         self.network_scale = network.scale

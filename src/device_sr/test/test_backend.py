@@ -40,6 +40,16 @@ def test_registry_names_and_errors() -> None:
         make_sr_backend('esrgan-of-my-dreams')
 
 
+def test_node_runtime_options_are_accepted_by_every_backend() -> None:
+    """The SR nodes pass device/dtype/tile to whichever back-end is configured (None = default)."""
+    options = {'device': None, 'dtype': None, 'tile': 192}
+    for name in ('bicubic', 'realesr-compact'):
+        (out,) = make_sr_backend(name, **options).upscale([np.zeros((8, 8, 3), np.uint8)], 2)
+        assert out.shape == (16, 16, 3)
+    with pytest.raises(TypeError, match='steps'):
+        make_sr_backend('bicubic', steps=20)
+
+
 def test_device_package_imports_neither_diffusers_nor_torch() -> None:
     """The device (a Jetson) imports device_sr; torch only when a network is built, diffusers never."""
     code = ('import sys, device_sr, device_sr.backend; '

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from device_sr.backend import SRBackend, BicubicBackend, check_patches, output_size, resample
+from device_sr.backend import SRBackend, check_patches, output_size, resample
 
 UPSCALER_FACTOR = 4
 PATCH_MULTIPLE = 8
@@ -95,5 +95,6 @@ def make_sr_backend(name: str = 'diffusion-x4', **options) -> SRBackend:
         from device_sr.backend import make_sr_backend as make_device_backend
         return make_device_backend('realesrgan-x4plus', **options)
     if name == 'bicubic':
-        return BicubicBackend()
+        from device_sr.backend import make_sr_backend as make_device_backend
+        return make_device_backend('bicubic', **options)
     raise ValueError(f'unknown edge SR back-end {name!r}; choose one of {SR_BACKEND_NAMES}')

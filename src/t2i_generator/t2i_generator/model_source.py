@@ -28,6 +28,8 @@ class ModelSource:
 def resolve_model(model: str) -> ModelSource:
     """`model`: 'tiny-sdxl' / 'tiny-x4-upscaler' (built on demand), a diffusers folder, or an HF repo id that is
     already in the local cache."""
+    if not model:
+        raise ModelNotAvailableError('no model given: pass a diffusers folder, a cached HF repo id or a tiny-* name')
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     from t2i_bringup.tiny_models import TINY_MODELS, ensure_tiny_model, read_weights_label
     if model in TINY_MODELS:

@@ -83,6 +83,11 @@ def test_missing_weights_fail_fast_naming_the_model(model) -> None:
     assert time.monotonic() - start < 30  # no hub attempt that waits on the network
 
 
+def test_empty_model_name_is_refused_not_resolved_to_the_working_directory() -> None:
+    with pytest.raises(ModelNotAvailableError, match='no model given'):
+        resolve_model('')
+
+
 def test_folder_without_model_index_is_not_a_pipeline(tmp_path) -> None:
     with pytest.raises(ModelNotAvailableError, match='model_index.json'):
         resolve_model(str(tmp_path))
