@@ -106,3 +106,22 @@ def test_dtype_defaults(generator) -> None:
     assert pick_dtype('float32', 'cpu', random_tiny=False) == torch.float32
     with pytest.raises(ValueError, match='dtype'):
         pick_dtype('int8', 'cpu', random_tiny=False)
+
+
+def test_other_text_to_image_pipelines_load_through_autopipeline(tmp_path) -> None:
+    """An SD-1.5-layout folder (one text encoder, no add-embeds) is served by AutoPipelineForText2Image."""
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    tiny_sdxl = load_generator('tiny-sdxl').pipeline
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
+                                block_out_channels=(16, 32), norm_num_groups=8, attention_head_dim=4,
+                                down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D'),
+                                up_block_types=('CrossAttnUpBlock2D', 'UpBlock2D'),
+                                cross_attention_dim=tiny_sdxl.text_encoder.config.hidden_size)
+    StableDiffusionPipeline(vae=tiny_sdxl.vae, text_encoder=tiny_sdxl.text_encoder, tokenizer=tiny_sdxl.tokenizer,
+                            unet=unet, scheduler=tiny_sdxl.scheduler, safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(str(tmp_path))
+    generator = load_generator(str(tmp_path), dtype='float32')
+    assert type(generator.pipeline).__name__ == 'StableDiffusionPipeline'
+    result = generator.generate('a lighthouse', 64, 48, 2, seed=0)
+    assert result.latent.shape == (4, 6, 8) and result.weights == str(tmp_path.resolve())
