@@ -290,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--no-ablations', action='store_true')
     parser.add_argument('--capacities', type=float, nargs='+', default=[1.0, 0.5, 0.25], help='ablation C1 values')
     parser.add_argument('--gammas', type=float, nargs='+', default=[0.0, 0.25, 0.5, 1.0], help='ablation gammas')
+    parser.add_argument('--availability', type=float, default=0.5,
+                        help='C1 = C2: share of the profiled machine each pinned side gets (1 of 2 cores)')
     parser.add_argument('--rate', default='10mbit', help='tbf rate of the link (or none)')
     parser.add_argument('--out', type=Path, default=None)
     parser.add_argument('--log-dir', type=Path, default=Path(tempfile.gettempdir()) / 't2i_trace_logs')
@@ -306,13 +308,15 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call(command)
 
     bandwidth = float(args.rate[:-4]) * 1e6 if args.rate.endswith('mbit') else 100e6
+    # each side is pinned to one of the two cores the profile was measured on: C1 = C2 = availability
     base = {'profile': profile_name(), 'default_bandwidth_bps': bandwidth, 'steps': args.steps,
-            'default_deadline_s': 1800.0}
+            'default_deadline_s': 1800.0, 'edge_capacity': args.availability, 'device_capacity': args.availability}
     trace = make_trace(args.k, args.targets, args.lambdas, args.spacing)
     started = time.monotonic()
     doc = {'meta': {'started': time.strftime('%Y-%m-%d %H:%M:%S'), 'profile': base['profile'], 'link_rate': args.rate,
                     'k': args.k, 'targets': args.targets, 'lambdas': args.lambdas, 'spacing_s': args.spacing,
-                    'candidate_steps': args.steps, 'edge_cpus': os.environ.get('T2I_EDGE_CPUS'),
+                    'candidate_steps': args.steps, 'availability': args.availability,
+                    'edge_cpus': os.environ.get('T2I_EDGE_CPUS'),
                     'device_cpus': os.environ.get('T2I_DEVICE_CPUS'), 'quick': args.quick,
                     'setup': 'scripts/twohost_netns.sh: edge+driver in one private netns, device in another, '
                              'veth shaped with tbf both ways, DDS UDPv4 only, SUBNET discovery'},
@@ -344,8 +348,9 @@ def main(argv: list[str] | None = None) -> int:
             small = make_trace(1, [384], [0.5], 0.0)
             for fraction in args.capacities:
                 name = f'sa_C1={fraction:g}'
-                records, info = replay(name, {**base, 'policy': 'sa', 'edge_capacity': fraction}, small,
-                                       args.log_dir, params_dir, closed_loop=True, edge_fraction=fraction)
+                settings = {**base, 'policy': 'sa', 'edge_capacity': fraction * args.availability}
+                records, info = replay(name, settings, small, args.log_dir, params_dir, closed_loop=True,
+                                       edge_fraction=fraction)
                 doc['ablations']['edge_capacity'].append({'edge_capacity': fraction, 'run': info,
                                                           'records': records, 'summary': summarise(records)[name]})
                 save()

@@ -61,7 +61,6 @@ class StitcherNode(Node):
                             expected=range(patch.patch_count), colour_fix=None if fix == 'none' else fix)
             pending = self._pending[request_id] = PendingImage(config, canvas)
             pending.measured.t1_generation = patch.measured.t1_generation
-            pending.measured.other = patch.measured.other  # decode
             pending.weights.add(f'generator: {patch.generator_weights}')
         foreground = patch.role == ImagePatch.ROLE_FOREGROUND
         measured = pending.measured
