@@ -9,10 +9,11 @@ from collections import defaultdict
 
 import pytest
 from rclpy.node import Node
+from rosbags.rosbag2 import Reader
 from std_msgs.msg import Bool
 
 from ros_testing import ROOT
-from t2i_bringup.bags import replay
+from t2i_bringup.bags import Recorder, replay, typestore
 from t2i_bringup.client import GenerationClient, make_request
 from t2i_bringup.processes import GraphProcesses
 from t2i_common.conversions import msg_to_image
@@ -163,12 +164,22 @@ def test_malformed_latent_fails_its_request_and_the_graph_keeps_serving(graph):
     assert result.status == GenerationResult.STATUS_OK, result.message
 
 
-def test_replayed_partiprompts_bag_gets_every_result(graph):
+def test_replayed_partiprompts_bag_gets_every_result_and_the_run_is_recorded(graph, tmp_path):
     _, client, observer = graph
     bag = ROOT / 'tests' / 'data' / 'partiprompts_requests'
+    recorder = Recorder(client.node, tmp_path / 'recorded')
     assert replay(bag, client.node, rate=1.0) == 10
     request_ids = [f'bag-{index:04d}' for index in range(10)]
     assert observer.wait_results(request_ids, 600), {rid: len(observer.results[rid]) for rid in request_ids}
+    time.sleep(0.5)  # the recorder's copy of the last result may trail the observer's by a moment
+    recorder.close()
+    store = typestore()
+    with Reader(tmp_path / 'recorded') as reader:
+        recorded = defaultdict(set)
+        for connection, _, raw in reader.messages():
+            recorded[connection.topic].add(store.deserialize_cdr(raw, connection.msgtype).request_id)
+    assert set(request_ids) <= recorded['/' + Topics.REQUESTS]
+    assert set(request_ids) <= recorded['/' + Topics.RESULTS]
     for request_id in request_ids:
         results = observer.results[request_id]
         assert len(results) == 1, [r.message for r in results]  # exactly one result per request
