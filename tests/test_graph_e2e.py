@@ -145,6 +145,19 @@ def test_bad_request_gets_a_clear_error(graph, changes, fragment):
     assert fragment in result.message
 
 
+def test_duplicate_request_id_is_refused_without_hurting_the_original(graph):
+    _, client, _ = graph
+    original = make_request('the original request', 256, 256, 0.5, seed=5)
+    duplicate = make_request('a second request reusing the id', 256, 256, 0.5)
+    duplicate.request_id = original.request_id
+    first = client.generate_async(original)
+    time.sleep(0.5)  # the original is planned and in flight
+    refused = client.generate_async(duplicate).result(timeout=30)
+    assert refused.status == GenerationResult.STATUS_INVALID_REQUEST and 'already used' in refused.message
+    result = first.result(timeout=150)
+    assert result.status == GenerationResult.STATUS_OK, result.message
+
+
 def test_malformed_latent_fails_its_request_and_the_graph_keeps_serving(graph):
     _, client, observer = graph
     publisher = client.node.create_publisher(Latent, Topics.LATENTS, DATA)

@@ -117,9 +117,13 @@ class ControllerNode(Node):
             self._end(entry, GenerationResult.STATUS_INVALID_REQUEST, 'invalid request: ' + '; '.join(problems))
             return entry
         request.deadline_s = float(deadline_s)
-        decision = self._planner.decide(request, self._bandwidth_bps, self._device_alive)
-        self._planner.fill_config(config, decision, self._device_alive)
         self._track(entry, register=True)
+        try:
+            decision = self._planner.decide(request, self._bandwidth_bps, self._device_alive)
+        except Exception as error:  # a model/profile fault fails this request, not the node
+            self._end(entry, GenerationResult.STATUS_INFEASIBLE, f'the controller could not plan it: {error}')
+            return entry
+        self._planner.fill_config(config, decision, self._device_alive)
         if not decision.feasible:
             self._end(entry, GenerationResult.STATUS_INFEASIBLE, decision.message)
             return entry
@@ -139,6 +143,7 @@ class ControllerNode(Node):
         """Answers a request from here (an error); the stitcher answers the successful ones."""
         result = error_result(entry.config, status, message)
         result.header.stamp = self.get_clock().now().to_msg()
+        result.header.frame_id = self.get_name()  # so that our own results coming back are not taken as stages'
         if self._settle(entry.config.request.request_id, result, entry):
             self.get_logger().warning(f'request {entry.config.request.request_id}: {message}')
             self._results.publish(result)
@@ -146,9 +151,12 @@ class ControllerNode(Node):
     def _settle(self, request_id: str, result: GenerationResult, entry: InFlight | None = None) -> bool:
         """Marks a request answered exactly once; False when it already was."""
         with self._lock:
-            entry = self._in_flight.pop(request_id, None) or entry
+            tracked = self._in_flight.get(request_id)
+            entry = entry or tracked
             if entry is None or entry.result is not None:
                 return False
+            if tracked is entry:  # a rejected duplicate must not end the original request of that id
+                del self._in_flight[request_id]
             entry.result = result
             self._ended[request_id] = None
             while len(self._ended) > 10_000:
@@ -158,7 +166,8 @@ class ControllerNode(Node):
         return True
 
     def _on_result(self, result: GenerationResult) -> None:
-        self._settle(result.request_id, result)
+        if result.header.frame_id != self.get_name():
+            self._settle(result.request_id, result)
 
     def _end_overdue(self) -> None:
         now = time.monotonic()
