@@ -35,6 +35,12 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt -c requirements.lock
   # the CLIP BPE vocabulary for the offline tokenizer; open_clip itself is never imported (it needs torchvision)
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps open_clip_torch==3.3.0
+  # opencv-python (pulled in by pypiqe) and opencv-contrib share the cv2 module: the last one installed wins.
+  # BRISQUE needs contrib's cv2.quality, so make sure contrib's files are the ones in place.
+  if ! "$VENV/bin/python" -c 'import cv2, sys; sys.exit(not hasattr(cv2, "quality"))' 2>/dev/null; then
+    contrib="$(grep -i '^opencv-contrib-python-headless==' requirements.lock)"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$contrib"
+  fi
   echo "$want" > "$stamp"
 fi
 
