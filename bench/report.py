@@ -316,9 +316,8 @@ def validation_section(results: Path) -> list[str]:
     for policy in sorted({r['policy'] for r in records}):
         report = validate([r for r in records if r['policy'] == policy], profile, resources,
                           SystemSpec(edge_servers=1, devices=1))
-        rows.append([policy, len(report.rows), fmt(100 * report.mean_abs_pct_error, 1),
-                     fmt(100 * report.max_abs_pct_error, 1),
-                     *(fmt(100 * report.stage_mean_abs_pct_error.get(stage, math.nan), 1)
+        rows.append([policy, len(report.rows), fmt(report.mean_abs_pct_error, 1), fmt(report.max_abs_pct_error, 1),
+                     *(fmt(report.stage_mean_abs_pct_error.get(stage, math.nan), 1)
                        for stage in ('t1', 't2', 't3', 't6'))])
     return ['## Simulator validated against the measured trace', '',
             f't2i_eval.simulation.validate replays every measured request (same config, arrival, one shared '

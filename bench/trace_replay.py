@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -121,7 +122,7 @@ def replay(name: str, controller: dict, trace: list[dict], log_dir: Path, params
     started = time.monotonic()
     try:
         with GraphProcesses(log_dir / name, params=[params], wrap=wrap) as graph, \
-                GenerationClient(f'trace_{name}', keep_partition_images=False) as client:
+                GenerationClient('trace_' + re.sub(r'\W', '_', name), keep_partition_images=False) as client:
             if not client.wait_until_ready(300):
                 raise RuntimeError(f'{name}: the graph did not come up (logs in {log_dir / name})')
             info['startup_s'] = round(time.monotonic() - started, 2)
@@ -286,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--lambdas', type=float, nargs='+', default=[0.2, 0.5, 0.8])
     parser.add_argument('--spacing', type=float, default=3.0, help='seconds between arrivals (open loop)')
     parser.add_argument('--steps', type=int, nargs='+', default=[4, 8, 12, 16, 20], help='candidate D')
-    parser.add_argument('--policies', nargs='+', default=[name for name, _ in MAIN_POLICIES])
+    parser.add_argument('--policies', nargs='*', default=[name for name, _ in MAIN_POLICIES],
+                        help='policies of the main trace (none: ablations only)')
     parser.add_argument('--no-ablations', action='store_true')
     parser.add_argument('--capacities', type=float, nargs='+', default=[1.0, 0.5, 0.25], help='ablation C1 values')
     parser.add_argument('--gammas', type=float, nargs='+', default=[0.0, 0.25, 0.5, 1.0], help='ablation gammas')
