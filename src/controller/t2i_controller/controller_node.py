@@ -179,7 +179,8 @@ class ControllerNode(Node):
 
     # -- the device and the link
     def _on_link_stats(self, stats: LinkStats) -> None:
-        self._set_device_alive(True)
+        # liveliness events alone decide whether the device is alive: a sample still queued from a device
+        # that has just died must not revive it
         if stats.samples > 0:
             self._bandwidth_bps = stats.bandwidth_bps
 
