@@ -15,7 +15,7 @@ from rclpy.node import Node
 from rclpy.task import Future
 from std_msgs.msg import Bool
 
-from t2i_common.node_tools import Param, declare_parameters, error_result, run_nodes
+from t2i_common.node_tools import Param, RecentIds, declare_parameters, error_result, run_nodes
 from t2i_common.qos import DATA, LATEST, PROGRESS, Topics, heartbeat
 from t2i_controller.planner import Planner, PlannerSettings
 from t2i_controller.validation import RequestLimits, request_problems
@@ -75,7 +75,7 @@ class ControllerNode(Node):
         self._planner = Planner(PlannerSettings.from_parameters(p))
         self._lock = threading.Lock()
         self._in_flight: dict[str, InFlight] = {}
-        self._ended: dict[str, None] = {}        # insertion-ordered, bounded: answered request ids
+        self._ended = RecentIds()                # answered request ids
         self._device_alive = False
         self._bandwidth_bps = p['default_bandwidth_bps']
         reentrant = ReentrantCallbackGroup()
@@ -158,9 +158,7 @@ class ControllerNode(Node):
             if tracked is entry:  # a rejected duplicate must not end the original request of that id
                 del self._in_flight[request_id]
             entry.result = result
-            self._ended[request_id] = None
-            while len(self._ended) > 10_000:
-                self._ended.pop(next(iter(self._ended)))
+            self._ended.add(request_id)
         if entry.answered is not None:
             entry.answered.set_result(result)
         return True

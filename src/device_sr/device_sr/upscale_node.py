@@ -45,7 +45,9 @@ class UpscaleNode(Node):
         super().__init__(name)
         self.params = declare_parameters(self, {**COMMON_PARAMETERS, **parameters})
         self._backends = {}
-        self._upscaled = self.create_publisher(ImagePatch, Topics.UPSCALED_PATCHES, DATA)
+        # two topics, so that a stitcher only receives what it finishes: patches never cross the link for nothing
+        self._to_device = self.create_publisher(ImagePatch, Topics.UPSCALED_PATCHES, DATA)
+        self._to_edge = self.create_publisher(ImagePatch, Topics.EDGE_UPSCALED_PATCHES, DATA)
         self._progress = self.create_publisher(Progress, Topics.PROGRESS, PROGRESS)
         self._results = self.create_publisher(GenerationResult, Topics.RESULTS, DATA)
         self._worker = SerialWorker(self, self.stage, self._upscale,
@@ -96,7 +98,7 @@ class UpscaleNode(Node):
             patch.sr_backend = backend.weights
             self.record_compute(patch, per_patch)
             patch.header.stamp = self.get_clock().now().to_msg()
-            self._upscaled.publish(patch)
+            (self._to_device if config.device_available else self._to_edge).publish(patch)
         self.get_logger().info(f'{config.request.request_id[:12]}: {len(patches)} patches upscaled in '
                                f'{per_patch * len(patches):.2f} s by {backend.name}')
         self._progress.publish(progress_message(self, config.request.request_id, self.stage, 1.0,

@@ -8,15 +8,16 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from t2i_common.conversions import image_to_msg, msg_to_image
-from t2i_common.node_tools import (Param, declare_parameters, error_result, expired, progress_message,
+from t2i_common.node_tools import (Param, RecentIds, declare_parameters, error_result, expired, progress_message,
                                    run_nodes, seconds_since)
 from t2i_common.qos import DATA, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationConfig, GenerationResult, ImagePatch, LatencyBreakdown, Progress
 from t2i_stitcher.blend import Canvas, Patch
 
 PARAMETERS = {
-    'serves': Param('all', 'Which requests this stitcher finishes: device (device path alive), edge_fallback '
-                           '(device gone: runs on the edge), or all (single machine).'),
+    'serves': Param('all', 'Which patches this stitcher takes: device (t2i/patches/upscaled, the device path), '
+                           'edge_fallback (t2i/patches/upscaled_on_edge: runs on the edge for requests planned '
+                           'while the device was gone), or all (both).'),
     'colour_fix': Param('mean_std', 'Colour match of diffusion patches to the background model: mean_std, '
                                     'wavelet or none.'),
     'deadline_check_period_s': Param(0.2, 'How often requests past their deadline are ended.'),
@@ -38,21 +39,20 @@ class StitcherNode(Node):
         if self.params['serves'] not in ('all', 'device', 'edge_fallback'):
             raise ValueError(f'serves must be all, device or edge_fallback, not {self.params["serves"]!r}')
         self._pending: dict[str, PendingImage] = {}
-        self._finished: set[str] = set()
+        self._finished = RecentIds()
         self._images = self.create_publisher(Image, Topics.IMAGES, DATA)
         self._results = self.create_publisher(GenerationResult, Topics.RESULTS, DATA)
         self._progress = self.create_publisher(Progress, Topics.PROGRESS, PROGRESS)
-        self.create_subscription(ImagePatch, Topics.UPSCALED_PATCHES, self._on_patch, DATA)
+        topics = {'device': [Topics.UPSCALED_PATCHES], 'edge_fallback': [Topics.EDGE_UPSCALED_PATCHES],
+                  'all': [Topics.UPSCALED_PATCHES, Topics.EDGE_UPSCALED_PATCHES]}[self.params['serves']]
+        for topic in topics:
+            self.create_subscription(ImagePatch, topic, self._on_patch, DATA)
         self.create_timer(self.params['deadline_check_period_s'], self._end_expired)
-
-    def _serves(self, config: GenerationConfig) -> bool:
-        serves = self.params['serves']
-        return serves == 'all' or (serves == 'device') == config.device_available
 
     def _on_patch(self, patch: ImagePatch) -> None:
         config = patch.config
         request_id = config.request.request_id
-        if request_id in self._finished or not self._serves(config):
+        if request_id in self._finished:
             return
         pending = self._pending.get(request_id)
         if pending is None:

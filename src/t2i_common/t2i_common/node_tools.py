@@ -30,6 +30,22 @@ class Param:
     description: str
 
 
+class RecentIds:
+    """The last `capacity` request ids seen, for "already answered?" checks that must not grow forever."""
+
+    def __init__(self, capacity: int = 10_000):
+        self._ids: dict[str, None] = {}
+        self._capacity = capacity
+
+    def add(self, request_id: str) -> None:
+        self._ids[request_id] = None
+        while len(self._ids) > self._capacity:
+            self._ids.pop(next(iter(self._ids)))
+
+    def __contains__(self, request_id: str) -> bool:
+        return request_id in self._ids
+
+
 def declare_parameters(node: Node, spec: dict[str, Param]) -> dict[str, Any]:
     """Declares every parameter of ``spec`` with its description and returns the values in effect."""
     values = {}

@@ -32,7 +32,8 @@ class Topics:
     LATENTS = 't2i/latents'
     FOREGROUND_PATCHES = 't2i/patches/foreground'
     BACKGROUND_PATCHES = 't2i/patches/background'
-    UPSCALED_PATCHES = 't2i/patches/upscaled'
+    UPSCALED_PATCHES = 't2i/patches/upscaled'              # to the device's stitcher
+    EDGE_UPSCALED_PATCHES = 't2i/patches/upscaled_on_edge'  # to the edge's fallback stitcher (device gone)
     RESULTS = 't2i/results'
     IMAGES = 't2i/images'
     PROGRESS = 't2i/progress'
