@@ -81,8 +81,11 @@ class PartitionerNode(Node):
                                                 f'{len(partition.foreground)} foreground, '
                                                 f'{len(partition.background)} background patches'))
         if self.params['publish_debug_image']:
-            self._debug.publish(image_to_msg(render_partition(image, partition, self.params['vae_factor']),
-                                             frame_id=config.request.request_id))
+            # enlarged (nearest) to at least 512 px so that people can read the cell labels
+            zoom = max(1, -(-512 // min(image.shape[:2])))
+            enlarged = image.repeat(zoom, axis=0).repeat(zoom, axis=1)
+            overlay = render_partition(enlarged, partition, self.params['vae_factor'] * zoom)
+            self._debug.publish(image_to_msg(overlay, frame_id=config.request.request_id))
 
     def _patch(self, msg: Latent, cell, boxes, image, decode_s: float) -> ImagePatch:
         config = msg.config
