@@ -139,11 +139,80 @@ def _infeasible(message: str) -> JointResult:
     return JointResult('infeasible', [], -math.inf, 0.0, 0.0, message)
 
 
+def _lagrange_multipliers(utility: list[np.ndarray], edge: list[np.ndarray], device: list[np.ndarray],
+                          budgets: tuple[float, float]) -> tuple[float, float]:
+    """Prices (mu_e, mu_d) >= 0 of edge and device seconds that (nearly) minimise the Lagrangian bound
+    sum_k max_j (u - mu_e e - mu_d d) + mu_e E + mu_d D; any prices give a valid bound, better ones prune more."""
+    u, e, d = np.concatenate(utility), np.concatenate(edge), np.concatenate(device)
+    starts = np.concatenate([[0], np.cumsum([len(x) for x in utility])[:-1]])
+    scale_e = np.abs(u).mean() / max(e.mean(), 1e-12)
+    scale_d = np.abs(u).mean() / max(d.mean(), 1e-12)
+    grid = np.concatenate([[0.0], np.logspace(-3, 2, 20)])
+    best, centre = math.inf, (0.0, 0.0)
+    for _ in range(2):  # a coarse grid, then a finer one around its best point
+        mu_e = (grid * scale_e)[:, None, None]
+        mu_d = (grid * scale_d)[None, :, None]
+        values = np.maximum.reduceat(u - mu_e * e - mu_d * d, starts, axis=2).sum(axis=2)
+        values += mu_e[..., 0] * budgets[0] + mu_d[..., 0] * budgets[1]
+        i, j = np.unravel_index(int(np.argmin(values)), values.shape)
+        if values[i, j] < best:
+            best, centre = float(values[i, j]), (float(grid[i] * scale_e), float(grid[j] * scale_d))
+        scale_e, scale_d = max(centre[0], 1e-9 * scale_e), max(centre[1], 1e-9 * scale_d)
+        grid = np.concatenate([[0.0], np.linspace(0.5, 1.5, 20)])
+    return centre
+
+
+def _branch_and_bound(utility: list[np.ndarray], edge: list[np.ndarray], device: list[np.ndarray],
+                      budgets: tuple[float, float], node_limit: int = 50_000) -> list[int] | None:
+    """Exact multiple-choice knapsack by depth-first search with a Lagrangian bound; the LP gap of these
+    problems is tiny, so almost every branch is cut. None when the node limit is hit (the caller then uses
+    the MILP), [] when no choice fits the budgets."""
+    mu_e, mu_d = _lagrange_multipliers(utility, edge, device, budgets)
+    prices = [u - mu_e * e - mu_d * d for u, e, d in zip(utility, edge, device)]
+    order = [np.argsort(-p, kind='stable').tolist() for p in prices]
+    suffix_price = np.concatenate([np.cumsum([p.max() for p in prices][::-1])[::-1], [0.0]]).tolist()
+    suffix_edge = np.concatenate([np.cumsum([e.min() for e in edge][::-1])[::-1], [0.0]]).tolist()
+    suffix_device = np.concatenate([np.cumsum([d.min() for d in device][::-1])[::-1], [0.0]]).tolist()
+    # plain Python floats: the search touches single elements, where numpy scalars are slow
+    price, utility = [p.tolist() for p in prices], [u.tolist() for u in utility]
+    edge, device = [e.tolist() for e in edge], [d.tolist() for d in device]
+    levels = len(utility)
+    constant = mu_e * budgets[0] + mu_d * budgets[1]
+    best: dict = {'utility': -math.inf, 'choice': []}
+    chosen = [0] * levels
+    nodes = 0
+
+    def search(level: int, price_sum: float, utility_sum: float, used_edge: float, used_device: float) -> bool:
+        nonlocal nodes
+        if level == levels:
+            if utility_sum > best['utility']:
+                best['utility'], best['choice'] = utility_sum, list(chosen)
+            return True
+        for j in order[level]:
+            nodes += 1
+            if nodes > node_limit:
+                return False
+            if price_sum + price[level][j] + suffix_price[level + 1] + constant <= best['utility'] + 1e-12:
+                break  # candidates are in falling price order: the rest cannot do better
+            spent_edge, spent_device = used_edge + edge[level][j], used_device + device[level][j]
+            if (spent_edge + suffix_edge[level + 1] > budgets[0]
+                    or spent_device + suffix_device[level + 1] > budgets[1]):
+                continue
+            chosen[level] = j
+            if not search(level + 1, price_sum + price[level][j], utility_sum + utility[level][j],
+                          spent_edge, spent_device):
+                return False
+        return True
+
+    return best['choice'] if search(0, 0.0, 0.0, 0.0, 0.0) else None
+
+
 def joint_exact(requests: Sequence[Request], model: UtilityModel, edge_budget_s: float = math.inf,
                 device_budget_s: float = math.inf) -> JointResult:
     """Maximise the sum of utilities, one config per request, with the summed edge and device compute
-    seconds (at full availability) within the budgets: a multiple-choice knapsack, solved exactly by MILP
-    over the Pareto-optimal candidates of each request (dominated ones can never be in an optimum)."""
+    seconds (at full availability) within the budgets: a multiple-choice knapsack over the Pareto-optimal
+    candidates of each request (dominated ones can never be in an optimum), solved exactly by a Lagrangian
+    branch and bound, or by MILP (HiGHS) when the search hits its node limit."""
     tables = [model.table(request) for request in requests]
     candidates = []
     for number, (request, table) in enumerate(zip(requests, tables)):
@@ -162,6 +231,13 @@ def joint_exact(requests: Sequence[Request], model: UtilityModel, edge_budget_s:
             and sum(d[b] for d, b in zip(device, best)) <= device_budget_s):
         return _joint_result('optimal', tables, [c[b] for c, b in zip(candidates, best)], 'joint_exact')
 
+    utilities = [t.utility[c] for t, c in zip(tables, candidates)]
+    # an unlimited budget is the same constraint as "at most everything": keeps the Lagrangian prices finite
+    budgets = (min(edge_budget_s, sum(e.max() for e in edge)), min(device_budget_s, sum(d.max() for d in device)))
+    searched = _branch_and_bound(utilities, edge, device, budgets)
+    if searched:
+        return _joint_result('optimal', tables, [int(c[j]) for c, j in zip(candidates, searched)], 'joint_exact')
+
     sizes = [len(c) for c in candidates]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     total = int(offsets[-1])
@@ -170,7 +246,7 @@ def joint_exact(requests: Sequence[Request], model: UtilityModel, edge_budget_s:
     budgets = np.vstack([np.concatenate(edge), np.concatenate(device)])
     constraints = [LinearConstraint(choose_one, 1, 1),
                    LinearConstraint(budgets, -np.inf, [edge_budget_s, device_budget_s])]
-    utility = np.concatenate([t.utility[c] for t, c in zip(tables, candidates)])
+    utility = np.concatenate(utilities)
     # Presolve costs more than it saves on these small problems; gap 0 makes 'optimal' mean exact.
     solution = milp(-utility, constraints=constraints, integrality=np.ones(total), bounds=Bounds(0, 1),
                     options={'presolve': False, 'mip_rel_gap': 0.0})

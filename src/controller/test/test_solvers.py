@@ -124,3 +124,37 @@ def test_baselines_obey_their_definitions():
     assert len(picks) > 5 and all(c.scale in model.space.scales and c.steps in model.space.steps for c in picks)
     with pytest.raises(ValueError, match='known'):
         choose_config('greedy', request, model, rng)
+
+
+@given(st.integers(0, 10_000), st.integers(2, 7), st.floats(0.3, 0.9))
+@settings(max_examples=40, deadline=None)
+def test_branch_and_bound_equals_brute_force_on_random_knapsacks(seed, requests, tightness):
+    from t2i_controller.solvers import _branch_and_bound
+
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 5, requests)
+    utility = [rng.normal(size=n) for n in sizes]
+    edge = [rng.uniform(1, 10, n) for n in sizes]
+    device = [rng.uniform(1, 10, n) for n in sizes]
+    budgets = (tightness * sum(e.max() for e in edge), tightness * sum(d.max() for d in device))
+    best = -math.inf
+    for choice in itertools.product(*[range(n) for n in sizes]):
+        if (sum(e[j] for e, j in zip(edge, choice)) <= budgets[0]
+                and sum(d[j] for d, j in zip(device, choice)) <= budgets[1]):
+            best = max(best, sum(u[j] for u, j in zip(utility, choice)))
+    found = _branch_and_bound(utility, edge, device, budgets)
+    if best == -math.inf:
+        assert found == []
+    else:
+        assert sum(u[j] for u, j in zip(utility, found)) == pytest.approx(best, abs=1e-9)
+        assert sum(e[j] for e, j in zip(edge, found)) <= budgets[0]
+
+
+def test_branch_and_bound_gives_up_at_its_node_limit_so_the_milp_takes_over():
+    from t2i_controller.solvers import _branch_and_bound
+
+    rng = np.random.default_rng(1)
+    utility, edge, device = ([rng.uniform(0, 1, 5) for _ in range(6)] for _ in range(3))
+    budgets = (0.5 * sum(e.max() for e in edge), 0.5 * sum(d.max() for d in device))
+    assert _branch_and_bound(utility, edge, device, budgets, node_limit=3) is None
+    assert _branch_and_bound(utility, edge, device, budgets) is not None
