@@ -165,6 +165,27 @@ def test_malformed_latent_fails_its_request_and_the_graph_keeps_serving(graph):
     assert result.status == GenerationResult.STATUS_OK, result.message
 
 
+def test_malformed_patch_fails_its_request_and_the_stitcher_keeps_serving(graph):
+    _, client, observer = graph
+    publisher = client.node.create_publisher(ImagePatch, Topics.UPSCALED_PATCHES, DATA)
+    bogus = ImagePatch(patch_index=0, patch_count=16, highres_box=[0, 0, 64, 64], upscaled=True)
+    bogus.config.request.request_id = 'malformed-patch'
+    bogus.config.request.target_width = bogus.config.request.target_height = 256
+    bogus.config.device_available = True
+    bogus.image.height, bogus.image.width, bogus.image.step, bogus.image.encoding = 64, 64, 192, 'rgb8'
+    bogus.image.data = b'\x00' * 100  # far fewer bytes than 64 x 64 x 3
+    deadline = time.monotonic() + 10
+    while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    publisher.publish(bogus)
+    assert observer.wait_results(['malformed-patch'], 30)
+    error = observer.results['malformed-patch'][0]
+    assert error.status == GenerationResult.STATUS_MODEL_ERROR and 'bad patch' in error.message
+
+    result = client.generate('a good request after a bad patch', 256, 256, timeout_s=150)
+    assert result.status == GenerationResult.STATUS_OK, result.message
+
+
 def test_replayed_partiprompts_bag_gets_every_result_and_the_run_is_recorded(graph, tmp_path):
     _, client, observer = graph
     bag = ROOT / 'tests' / 'data' / 'partiprompts_requests'

@@ -14,13 +14,13 @@ from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.task import Future
 from std_msgs.msg import Bool
-
 from t2i_common.node_tools import Param, RecentIds, declare_parameters, error_result, run_nodes
 from t2i_common.qos import DATA, LATEST, PROGRESS, Topics, heartbeat
-from t2i_controller.planner import Planner, PlannerSettings
-from t2i_controller.validation import RequestLimits, request_problems
 from t2i_interfaces.action import GenerateImage
 from t2i_interfaces.msg import GenerationConfig, GenerationRequest, GenerationResult, LinkStats, Progress
+
+from t2i_controller.planner import Planner, PlannerSettings
+from t2i_controller.validation import RequestLimits, request_problems
 
 PARAMETERS = {
     'policy': Param('sa', 'Configuration policy: sa (Algorithm 1), exact, or a baseline: random, no_sr, '

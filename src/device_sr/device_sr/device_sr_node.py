@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 
-from device_sr.upscale_node import UpscaleNode
 from t2i_common.bandwidth import BandwidthEstimator
 from t2i_common.node_tools import Param, run_nodes, seconds_since
 from t2i_common.qos import Topics, heartbeat
 from t2i_common.sizing import foreground_cell_count
 from t2i_interfaces.msg import ImagePatch, LinkStats
+
+from device_sr.upscale_node import UpscaleNode
 
 PARAMETERS = {
     'backend': Param('realesr-compact', 'Background SR back-end: realesr-compact (SRVGGNet, fast), '

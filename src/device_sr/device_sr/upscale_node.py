@@ -5,10 +5,16 @@ from __future__ import annotations
 import time
 
 from rclpy.node import Node
-
 from t2i_common.conversions import compressed_to_image, image_to_msg, msg_to_image
-from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, report_failure, expired,
-                                   progress_message)
+from t2i_common.node_tools import (
+    MODEL_LOAD_LOCK,
+    Param,
+    SerialWorker,
+    declare_parameters,
+    expired,
+    progress_message,
+    report_failure,
+)
 from t2i_common.qos import DATA, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationResult, ImagePatch, Progress
 

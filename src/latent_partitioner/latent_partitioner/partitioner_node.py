@@ -7,13 +7,21 @@ import time
 
 from rclpy.node import Node
 from sensor_msgs.msg import Image
-
-from latent_partitioner.partition import partition_latent, pixel_boxes, render_partition
 from t2i_common.conversions import bytes_fields_to_array, image_to_compressed, image_to_msg
-from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, report_failure, expired,
-                                   progress_message, run_nodes)
+from t2i_common.node_tools import (
+    MODEL_LOAD_LOCK,
+    Param,
+    SerialWorker,
+    declare_parameters,
+    expired,
+    progress_message,
+    report_failure,
+    run_nodes,
+)
 from t2i_common.qos import DATA, LATEST, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationResult, ImagePatch, Latent, Progress
+
+from latent_partitioner.partition import partition_latent, pixel_boxes, render_partition
 
 PARAMETERS = {
     'model': Param('tiny-sdxl', 'Model whose VAE decodes the latent when the request names none '

@@ -6,12 +6,21 @@ from dataclasses import dataclass, field
 
 from rclpy.node import Node
 from sensor_msgs.msg import Image
-
 from t2i_common.conversions import image_to_msg, msg_to_image
-from t2i_common.node_tools import (Param, RecentIds, declare_parameters, error_result, expired, progress_message,
-                                   run_nodes, seconds_since)
+from t2i_common.node_tools import (
+    Param,
+    RecentIds,
+    declare_parameters,
+    error_result,
+    expired,
+    progress_message,
+    report_failure,
+    run_nodes,
+    seconds_since,
+)
 from t2i_common.qos import DATA, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationConfig, GenerationResult, ImagePatch, LatencyBreakdown, Progress
+
 from t2i_stitcher.blend import Canvas, Patch
 
 PARAMETERS = {
@@ -22,6 +31,10 @@ PARAMETERS = {
                                     'wavelet or none.'),
     'deadline_check_period_s': Param(0.2, 'How often requests past their deadline are ended.'),
 }
+
+
+SERVED_TOPICS = {'device': [Topics.UPSCALED_PATCHES], 'edge_fallback': [Topics.EDGE_UPSCALED_PATCHES],
+                 'all': [Topics.UPSCALED_PATCHES, Topics.EDGE_UPSCALED_PATCHES]}
 
 
 @dataclass
@@ -36,20 +49,29 @@ class StitcherNode(Node):
     def __init__(self, name: str = 'stitcher'):
         super().__init__(name)
         self.params = declare_parameters(self, PARAMETERS)
-        if self.params['serves'] not in ('all', 'device', 'edge_fallback'):
-            raise ValueError(f'serves must be all, device or edge_fallback, not {self.params["serves"]!r}')
+        if self.params['serves'] not in SERVED_TOPICS:
+            raise ValueError(f'serves must be one of {sorted(SERVED_TOPICS)}, not {self.params["serves"]!r}')
         self._pending: dict[str, PendingImage] = {}
         self._finished = RecentIds()
         self._images = self.create_publisher(Image, Topics.IMAGES, DATA)
         self._results = self.create_publisher(GenerationResult, Topics.RESULTS, DATA)
         self._progress = self.create_publisher(Progress, Topics.PROGRESS, PROGRESS)
-        topics = {'device': [Topics.UPSCALED_PATCHES], 'edge_fallback': [Topics.EDGE_UPSCALED_PATCHES],
-                  'all': [Topics.UPSCALED_PATCHES, Topics.EDGE_UPSCALED_PATCHES]}[self.params['serves']]
-        for topic in topics:
+        for topic in SERVED_TOPICS[self.params['serves']]:
             self.create_subscription(ImagePatch, topic, self._on_patch, DATA)
         self.create_timer(self.params['deadline_check_period_s'], self._end_expired)
 
     def _on_patch(self, patch: ImagePatch) -> None:
+        try:
+            self._add(patch)
+        except Exception as error:  # a malformed patch fails its request, never the node
+            request_id = patch.config.request.request_id
+            if request_id in self._pending:
+                self._finish(request_id, GenerationResult.STATUS_MODEL_ERROR, f'bad patch: {error}')
+            elif request_id not in self._finished:
+                self._finished.add(request_id)
+                report_failure(self, self._results, patch.config, f'bad patch: {error}')
+
+    def _add(self, patch: ImagePatch) -> None:
         config = patch.config
         request_id = config.request.request_id
         if request_id in self._finished:
@@ -73,12 +95,8 @@ class StitcherNode(Node):
             measured.t5_background_transfer = max(measured.t5_background_transfer,
                                                   patch.measured.t5_background_transfer)
         pending.weights.add(f'{"foreground" if foreground else "background"} SR: {patch.sr_backend}')
-        try:
-            pending.canvas.add(Patch(patch.patch_index, tuple(patch.highres_box), tuple(patch.highres_overlap),
-                                     msg_to_image(patch.image), foreground))
-        except ValueError as error:  # a malformed patch fails its request, not the node
-            self._finish(request_id, GenerationResult.STATUS_MODEL_ERROR, f'bad patch: {error}')
-            return
+        pending.canvas.add(Patch(patch.patch_index, tuple(patch.highres_box), tuple(patch.highres_overlap),
+                                 msg_to_image(patch.image), foreground))
         self._progress.publish(progress_message(
             self, request_id, 'stitcher', 1 - len(pending.canvas.missing) / patch.patch_count,
             f'{patch.patch_count - len(pending.canvas.missing)}/{patch.patch_count} patches'))

@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 from rclpy.node import Node
-
 from t2i_common.conversions import array_to_bytes_fields
-from t2i_common.node_tools import (MODEL_LOAD_LOCK, Param, SerialWorker, declare_parameters, report_failure, expired,
-                                   progress_message, run_nodes)
+from t2i_common.node_tools import (
+    MODEL_LOAD_LOCK,
+    Param,
+    SerialWorker,
+    declare_parameters,
+    expired,
+    progress_message,
+    report_failure,
+    run_nodes,
+)
 from t2i_common.qos import DATA, PROGRESS, Topics
 from t2i_interfaces.msg import GenerationConfig, GenerationResult, Latent, Progress
 
