@@ -128,32 +128,27 @@ def plot_breakdown(summary_records: list[dict], path: Path) -> None:
 
 
 def plot_ablations(ablations: dict, path: Path) -> bool:
-    cap, gam = ablations.get('edge_capacity', []), ablations.get('gamma', [])
-    if not cap and not gam:
+    panels = [(ablations.get('edge_capacity', []), 'edge_capacity',
+               'edge compute availability C1 (cgroup quota + controller parameter)',
+               'Ablation: edge capacity (ours, SA)'),
+              (ablations.get('gamma', []), 'gamma', 'foreground ratio gamma (policy one_type, S = 2)',
+               'Ablation: gamma')]
+    if not any(runs for runs, *_ in panels):
         return False
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    if cap:
-        xs = [a['edge_capacity'] for a in cap]
-        axes[0].plot(xs, [a['summary']['mean_latency_s'] for a in cap], 'o-', label='measured latency')
-        axes[0].plot(xs, [a['summary']['mean_predicted_latency_s'] for a in cap], 's--', label='predicted latency')
-        ax2 = axes[0].twinx()
-        ax2.plot(xs, [a['summary']['mean_quality'] for a in cap], 'd:', color='g', label='predicted Q')
-        ax2.set_ylabel('Q', color='g')
-        axes[0].set_xlabel('edge compute availability C1 (cgroup quota + controller parameter)')
-        axes[0].set_ylabel('mean latency (s)')
-        axes[0].set_title('Ablation: edge capacity (ours, SA)')
-        axes[0].legend(fontsize=7)
-    if gam:
-        xs = [a['gamma'] for a in gam]
-        axes[1].plot(xs, [a['summary']['mean_latency_s'] for a in gam], 'o-', label='measured latency')
-        axes[1].plot(xs, [a['summary']['mean_predicted_latency_s'] for a in gam], 's--', label='predicted latency')
-        ax2 = axes[1].twinx()
-        ax2.plot(xs, [a['summary']['mean_quality'] for a in gam], 'd:', color='g', label='predicted Q')
-        ax2.set_ylabel('Q', color='g')
-        axes[1].set_xlabel('foreground ratio gamma (policy one_type, S = 2)')
-        axes[1].set_ylabel('mean latency (s)')
-        axes[1].set_title('Ablation: gamma')
-        axes[1].legend(fontsize=7)
+    for ax, (runs, key, xlabel, title) in zip(axes, panels):
+        if not runs:
+            continue
+        xs = [a[key] for a in runs]
+        ax.plot(xs, [a['summary']['mean_latency_s'] for a in runs], 'o-', label='measured latency')
+        ax.plot(xs, [a['summary']['mean_predicted_latency_s'] for a in runs], 's--', label='predicted latency')
+        quality_axis = ax.twinx()
+        quality_axis.plot(xs, [a['summary']['mean_quality'] for a in runs], 'd:', color='g', label='predicted Q')
+        quality_axis.set_ylabel('Q', color='g')
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel('mean latency (s)')
+        ax.set_title(title)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
