@@ -146,44 +146,42 @@ def test_duplicate_request_id_is_refused_without_hurting_the_original(graph):
     assert result.status == GenerationResult.STATUS_OK, result.message
 
 
-def test_malformed_latent_fails_its_request_and_the_graph_keeps_serving(graph):
-    _, client, observer = graph
-    publisher = client.node.create_publisher(Latent, Topics.LATENTS, DATA)
-    bogus = Latent(config=GenerationConfig(grid_size=4, foreground_ratio=0.25, sr_scale=2.0))
-    bogus.config.request.request_id = 'malformed-latent'
-    bogus.config.request.target_width = bogus.config.request.target_height = 256
-    bogus.shape, bogus.dtype, bogus.data = [4, 8, 8], 'float32', b'\x00' * 12  # 3 floats, not 256
+def inject_and_expect_failure(client: GenerationClient, observer: Observer, topic: str, bogus,
+                              fragment: str) -> None:
+    """Publishes a malformed message into the graph: its request must fail with MODEL_ERROR naming the
+    problem, and the next good request must still succeed."""
+    publisher = client.node.create_publisher(type(bogus), topic, DATA)
     deadline = time.monotonic() + 10
     while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     publisher.publish(bogus)
-    assert observer.wait_results(['malformed-latent'], 30)
-    error = observer.results['malformed-latent'][0]
-    assert error.status == GenerationResult.STATUS_MODEL_ERROR and 'elements' in error.message
+    request_id = bogus.config.request.request_id
+    assert observer.wait_results([request_id], 30)
+    error = observer.results[request_id][0]
+    assert error.status == GenerationResult.STATUS_MODEL_ERROR and fragment in error.message
 
-    result = client.generate('a good request after a bad one', 256, 256, timeout_s=150)
+    result = client.generate(f'a good request after {request_id}', 256, 256, timeout_s=150)
     assert result.status == GenerationResult.STATUS_OK, result.message
+
+
+def test_malformed_latent_fails_its_request_and_the_graph_keeps_serving(graph):
+    _, client, observer = graph
+    bogus = Latent(config=GenerationConfig(grid_size=4, foreground_ratio=0.25, sr_scale=2.0))
+    bogus.config.request.request_id = 'malformed-latent'
+    bogus.config.request.target_width = bogus.config.request.target_height = 256
+    bogus.shape, bogus.dtype, bogus.data = [4, 8, 8], 'float32', b'\x00' * 12  # 3 floats, not 256
+    inject_and_expect_failure(client, observer, Topics.LATENTS, bogus, 'elements')
 
 
 def test_malformed_patch_fails_its_request_and_the_stitcher_keeps_serving(graph):
     _, client, observer = graph
-    publisher = client.node.create_publisher(ImagePatch, Topics.UPSCALED_PATCHES, DATA)
     bogus = ImagePatch(patch_index=0, patch_count=16, highres_box=[0, 0, 64, 64], upscaled=True)
     bogus.config.request.request_id = 'malformed-patch'
     bogus.config.request.target_width = bogus.config.request.target_height = 256
     bogus.config.device_available = True
     bogus.image.height, bogus.image.width, bogus.image.step, bogus.image.encoding = 64, 64, 192, 'rgb8'
     bogus.image.data = b'\x00' * 100  # far fewer bytes than 64 x 64 x 3
-    deadline = time.monotonic() + 10
-    while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    publisher.publish(bogus)
-    assert observer.wait_results(['malformed-patch'], 30)
-    error = observer.results['malformed-patch'][0]
-    assert error.status == GenerationResult.STATUS_MODEL_ERROR and 'bad patch' in error.message
-
-    result = client.generate('a good request after a bad patch', 256, 256, timeout_s=150)
-    assert result.status == GenerationResult.STATUS_OK, result.message
+    inject_and_expect_failure(client, observer, Topics.UPSCALED_PATCHES, bogus, 'bad patch')
 
 
 def test_replayed_partiprompts_bag_gets_every_result_and_the_run_is_recorded(graph, tmp_path):
