@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--params', action='append', type=Path,
                         help='ROS 2 parameter YAML (repeatable; later files win). Default: launch/config/graph.yaml')
     argv = sys.argv[1:] if argv is None else argv
-    extra = argv[argv.index('--') + 1:] if '--' in argv else []
-    args = parser.parse_args(argv[:len(argv) - len(extra) - (1 if extra or '--' in argv else 0)])
+    split = argv.index('--') if '--' in argv else len(argv)
+    args, extra = parser.parse_args(argv[:split]), argv[split + 1:]
     params = args.params or default_params()
     for path in params:
         if not path.is_file():
