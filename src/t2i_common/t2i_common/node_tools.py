@@ -101,9 +101,6 @@ class SerialWorker:
     def submit(self, item: Any) -> None:
         self._items.put(item)
 
-    def stop(self) -> None:
-        self._items.put(_STOP)
-
     def _next_batch(self, first: Any) -> list:
         if self._batch_key is None:
             return [first]
@@ -113,7 +110,7 @@ class SerialWorker:
                 item = self._items.get_nowait()
             except queue.Empty:
                 break
-            if item is not _STOP and self._batch_key(item) == key:
+            if self._batch_key(item) == key:
                 batch.append(item)
             else:
                 others.append(item)
@@ -122,14 +119,12 @@ class SerialWorker:
         return batch
 
     def _run(self) -> None:
-        while (first := self._items.get()) is not _STOP:
+        while True:  # a daemon thread: it ends with the process
+            first = self._items.get()
             try:
                 self._handle(self._next_batch(first))
             except Exception:  # a failing batch must not kill the worker: the node keeps serving
                 self._node.get_logger().error(f'{self._thread.name} failed:\n{traceback.format_exc()}')
-
-
-_STOP = object()
 
 
 def expired(config: GenerationConfig) -> bool:
